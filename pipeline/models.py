@@ -1,0 +1,174 @@
+"""Frozen dataclasses passed between the pipeline's stages.
+
+Edges (HTTP, store, Slack) produce and consume these; the middle (parse, extract, classify, build
+messages) takes them and returns new ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Language = Literal["zh", "en", "mixed"]
+EventType = Literal["self_development", "chip_investment"]
+EVENT_TYPES: tuple[str, ...] = ("self_development", "chip_investment")
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One feed from the feed list (``config/feeds.yaml``)."""
+
+    id: str
+    url: str
+    language: str
+    name: str | None = None
+    category: str | None = None
+    enabled: bool = True
+    poll_minutes: int = 15
+    fetch_pages: bool = True
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    """A completed HTTP exchange; ``body`` is empty when ``not_modified``."""
+
+    url: str
+    final_url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    elapsed_s: float
+    not_modified: bool = False
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One item of a parsed feed, already cleaned: plain-text title and summary, UTC dates."""
+
+    guid: str | None
+    url: str | None
+    title: str
+    summary: str
+    published: datetime | None = None
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    entries: tuple[FeedEntry, ...]
+    encoding: str
+    title: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PageContent:
+    """What was extracted from an article page."""
+
+    url: str
+    canonical_url: str | None
+    title: str | None
+    description: str | None
+    published: datetime | None
+    main_text: str
+    encoding: str
+    paywalled: bool = False
+    site_name: str | None = None
+    extractor: str = ""
+
+
+@dataclass(frozen=True)
+class Article:
+    """An archived item as the store holds it."""
+
+    article_id: str
+    feed_id: str
+    url: str | None
+    canonical_url: str | None
+    guid: str | None
+    title: str
+    summary: str
+    language: str
+    first_seen_at: datetime
+    event_at: datetime
+    published_at: datetime | None = None
+    body: str | None = None
+    story_id: str | None = None
+    source_name: str | None = None
+    page_status: str | None = None
+
+    @property
+    def text(self) -> str:
+        """Title, summary and body as one string, for classification and extraction."""
+        parts = [self.title, self.summary]
+        if self.body and self.body not in self.summary:
+            parts.append(self.body)
+        return "\n".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Amount:
+    value: float
+    currency: str
+    text: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "currency": self.currency, "text": self.text}
+
+
+@dataclass(frozen=True)
+class Extraction:
+    companies: tuple[str, ...] = ()
+    chips: tuple[str, ...] = ()
+    counterparties: tuple[str, ...] = ()
+    amount: Amount | None = None
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The classifier's verdict and the structured fields of one article."""
+
+    article_id: str
+    relevant: bool
+    score: float
+    event_type: str | None
+    model_version: str
+    extraction: Extraction = field(default_factory=Extraction)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a pipeline cycle needs to know about the Airflow run (or CLI run) it belongs to.
+
+    ``run_type`` is ``scheduled``, ``manual`` or ``backfill``; the window is [start, end) in UTC.
+    """
+
+    run_id: str
+    run_type: str
+    window_start: datetime
+    window_end: datetime
+    dry_run: bool = False
+
+    @property
+    def is_backfill(self) -> bool:
+        return self.run_type == "backfill"
+
+    @property
+    def interval_label(self) -> str:
+        return f"{self.window_start:%Y-%m-%d %H:%M}–{self.window_end:%H:%M} UTC"
