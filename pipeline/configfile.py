@@ -54,3 +54,16 @@ def entry_name(item: Any, index: int, key: str = "id") -> str:
     if line:
         label += f", line {line}"
     return label
+
+
+def list_item_lines(path: Path, key: str | None = None) -> list[int]:
+    """1-based start lines of the items of the top-level list (or of ``key``'s list), for error messages."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        return []
+    if key and isinstance(node, yaml.MappingNode):
+        node = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+    if not isinstance(node, yaml.SequenceNode):
+        return []
+    return [item.start_mark.line + 1 for item in node.value]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipeline.configfile import entry_name, load_yaml
+from pipeline.configfile import entry_name, list_item_lines, load_yaml
 from pipeline.errors import ConfigError
 from pipeline.models import FeedSpec
 
@@ -19,6 +19,9 @@ _FIELDS = {"id", "url", "language", "name", "category", "enabled", "poll_minutes
 def _feed_from_entry(item: Any, index: int, path: Path) -> FeedSpec:
     where = entry_name(item, index)
     if not isinstance(item, dict):
+        lines = list_item_lines(path, "feeds")
+        if index < len(lines):
+            where += f", line {lines[index]}"
         raise ConfigError(
             "each feed must be a mapping with id, url and language", path=str(path), entry=where
         )

@@ -29,6 +29,11 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "NEWS_MODEL_DIR": ("{home}/var/models", "Trained classifier models and the promoted-model pointer."),
     "NEWS_SCHEDULE": ("*/15 * * * *", "Cron schedule of news_monitor; each run covers one interval."),
     "NEWS_TIMEZONE": ("UTC", "Timezone of the schedule's cron expression."),
+    "NEWS_RETRAIN_SCHEDULE": (
+        "",
+        "Cron schedule of retrain_classifier (empty: manual only; e.g. 0 3 * * 1).",
+    ),
+    "NEWS_DIGEST_SCHEDULE": ("0 8 * * *", "Cron schedule of daily_digest, in NEWS_DISPLAY_TZ."),
     "NEWS_DISPLAY_TZ": ("Asia/Shanghai", "Timezone of times shown in Slack alerts."),
     "NEWS_FEED_SHARD_SIZE": ("10", "Feeds per mapped fetch task."),
     "NEWS_FETCH_CONCURRENCY": ("8", "Concurrent HTTP fetches within one fetch task."),
@@ -85,6 +90,8 @@ class Settings:
     model_dir: Path
     schedule: str
     timezone: str
+    retrain_schedule: str
+    digest_schedule: str
     display_tz: str
     feed_shard_size: int
     fetch_concurrency: int
@@ -119,6 +126,8 @@ class Settings:
             model_dir=path("NEWS_MODEL_DIR", "var/models"),
             schedule=env.get("NEWS_SCHEDULE", "").strip() or "*/15 * * * *",
             timezone=env.get("NEWS_TIMEZONE", "").strip() or "UTC",
+            retrain_schedule=env.get("NEWS_RETRAIN_SCHEDULE", "").strip(),
+            digest_schedule=env.get("NEWS_DIGEST_SCHEDULE", "").strip() or "0 8 * * *",
             display_tz=env.get("NEWS_DISPLAY_TZ", "").strip() or "Asia/Shanghai",
             feed_shard_size=_int(env, "NEWS_FEED_SHARD_SIZE", 10, minimum=1),
             fetch_concurrency=_int(env, "NEWS_FETCH_CONCURRENCY", 8, minimum=1),
@@ -140,8 +149,13 @@ class Settings:
                 ZoneInfo(tz)
             except (ZoneInfoNotFoundError, ValueError):
                 raise ConfigError(f"{name}={tz!r} is not a known timezone") from None
-        if len(self.schedule.split()) != 5 and not self.schedule.startswith("@"):
-            raise ConfigError(f"NEWS_SCHEDULE={self.schedule!r} is not a 5-field cron expression")
+        for name, cron in (
+            ("NEWS_SCHEDULE", self.schedule),
+            ("NEWS_RETRAIN_SCHEDULE", self.retrain_schedule),
+            ("NEWS_DIGEST_SCHEDULE", self.digest_schedule),
+        ):
+            if cron and len(cron.split()) != 5 and not cron.startswith("@"):
+                raise ConfigError(f"{name}={cron!r} is not a 5-field cron expression")
         if "://" not in self.db_url:
             raise ConfigError(f"NEWS_DB_URL={self.db_url!r} is not a database URL")
 

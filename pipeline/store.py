@@ -90,6 +90,7 @@ articles = sa.Table(
     sa.Column("language", sa.String(8), nullable=False),
     sa.Column("published_at", UTCDateTime),
     sa.Column("first_seen_at", UTCDateTime, nullable=False),
+    sa.Column("first_seen_run", sa.Text),
     sa.Column("last_seen_at", UTCDateTime, nullable=False),
     sa.Column("event_at", UTCDateTime, nullable=False),
     sa.Column("page_status", sa.String(20)),
@@ -97,6 +98,7 @@ articles = sa.Table(
     sa.Column("minhash", sa.LargeBinary),
     sa.Index("ix_articles_event_at", "event_at"),
     sa.Index("ix_articles_first_seen_at", "first_seen_at"),
+    sa.Index("ix_articles_first_seen_run", "first_seen_run"),
     sa.Index("ix_articles_story_id", "story_id"),
     sa.Index("ix_articles_canonical_url", "canonical_url"),
 )
@@ -441,8 +443,10 @@ class Store:
 
     # --- articles (the archive) ----------------------------------------------------------------------
 
-    def upsert_articles(self, rows: Sequence[Article], *, seen_at: datetime) -> list[str]:
-        """Archive items; return the ids that were new. An existing article keeps its first-seen time."""
+    def upsert_articles(
+        self, rows: Sequence[Article], *, seen_at: datetime, run_id: str | None = None
+    ) -> list[str]:
+        """Archive items; return the ids that were new. An existing article keeps its first-seen time and run."""
         if not rows:
             return []
         by_id: dict[str, Article] = {}
@@ -475,6 +479,7 @@ class Store:
                         "language": a.language,
                         "published_at": a.published_at,
                         "first_seen_at": a.first_seen_at,
+                        "first_seen_run": run_id,
                         "last_seen_at": seen_at,
                         "event_at": a.event_at,
                         "page_status": a.page_status,
@@ -501,27 +506,34 @@ class Store:
         return [found[i] for i in article_ids if i in found]
 
     def articles_in_window(
-        self,
-        start: datetime,
-        end: datetime,
-        *,
-        feed_ids: Sequence[str] | None = None,
-        late_first_seen_after: datetime | None = None,
-        late_event_after: datetime | None = None,
+        self, start: datetime, end: datetime, *, feed_ids: Sequence[str] | None = None
     ) -> list[str]:
-        """Ids of archived articles whose event time is in [start, end).
+        """Ids of archived articles whose event time is in [start, end), oldest first."""
+        c = articles.c
+        q = sa.select(c.article_id).where(c.event_at >= start, c.event_at < end)
+        if feed_ids:
+            q = q.where(c.feed_id.in_(list(feed_ids)))
+        q = q.order_by(c.event_at, c.article_id)
+        with self.engine.connect() as conn:
+            return list(conn.execute(q).scalars())
 
-        With ``late_first_seen_after``, also the late arrivals: first seen at or after that moment with an
-        event time in [late_event_after, start) — items a feed listed only after their interval had run.
+    def late_arrivals(
+        self,
+        run_id: str,
+        *,
+        event_after: datetime,
+        event_before: datetime,
+        feed_ids: Sequence[str] | None = None,
+    ) -> list[str]:
+        """Ids first archived by ``run_id`` whose event time is in [event_after, event_before).
+
+        These are items a feed listed only after their own interval had run; the run that first saw them
+        processes them (a retry of that run finds the same set).
         """
         c = articles.c
-        cond: sa.ColumnElement[bool] = sa.and_(c.event_at >= start, c.event_at < end)
-        if late_first_seen_after is not None:
-            late = sa.and_(c.first_seen_at >= late_first_seen_after, c.event_at < start)
-            if late_event_after is not None:
-                late = sa.and_(late, c.event_at >= late_event_after)
-            cond = sa.or_(cond, late)
-        q = sa.select(c.article_id).where(cond)
+        q = sa.select(c.article_id).where(
+            c.first_seen_run == run_id, c.event_at >= event_after, c.event_at < event_before
+        )
         if feed_ids:
             q = q.where(c.feed_id.in_(list(feed_ids)))
         q = q.order_by(c.event_at, c.article_id)

@@ -1,0 +1,56 @@
+"""
+### daily_digest
+
+A morning summary per Slack channel: alert counts by company and event type for the last day and week,
+the top stories, and a chart. Schedule `NEWS_DIGEST_SCHEDULE` (default 08:00) in `NEWS_DISPLAY_TZ`.
+Without a Slack token the digest goes to the dry-run file like every alert.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
+
+from chip_news_airflow.notifiers import notify_ops_of_failure
+from pipeline.settings import Settings
+
+SETTINGS = Settings.from_env()
+
+
+@dag(
+    dag_id="daily_digest",
+    schedule=CronTriggerTimetable(SETTINGS.digest_schedule, timezone=SETTINGS.display_tz),
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "owner": "chip-news",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": 2.0,
+        "execution_timeout": timedelta(minutes=10),
+        "on_failure_callback": notify_ops_of_failure,
+    },
+    tags=["chip-news", "slack", "digest"],
+    doc_md=__doc__,
+)
+def daily_digest() -> None:
+    @task(pool="slack_api")
+    def send_digest() -> dict:
+        """Build and post (or dry-run) the digest for every channel that had alerts."""
+        from chip_news_airflow.hooks import ChipNewsSlackHook
+        from pipeline.cycle import get_store
+        from pipeline.daily_digest import send_daily_digest
+
+        ctx = get_current_context()
+        now = getattr(ctx["dag_run"], "run_after", None) or pendulum.now("UTC")
+        hook = ChipNewsSlackHook(settings=Settings.from_env())
+        settings = hook.settings()
+        return send_daily_digest(get_store(settings.db_url), settings, hook.get_poster(), now=now)
+
+    send_digest()
+
+
+daily_digest()

@@ -1,0 +1,474 @@
+"""``python -m pipeline``: the same functions the DAGs run, from a shell.
+
+Commands: run, classify, train, evaluate, feeds, articles, models, migrate, digest, serve-samples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from pipeline.errors import NewsMonitorError
+from pipeline.settings import Settings
+
+log = logging.getLogger("pipeline.cli")
+
+_DURATION = re.compile(r"^(\d+)([mhdw])$")
+
+
+def parse_when(value: str, *, now: datetime | None = None) -> datetime:
+    """An ISO date/time (UTC when naive) or a duration back from now: ``90m``, ``24h``, ``7d``, ``2w``."""
+    now = now or datetime.now(UTC)
+    m = _DURATION.match(value.strip())
+    if m:
+        n, unit = int(m.group(1)), m.group(2)
+        delta = {
+            "m": timedelta(minutes=n),
+            "h": timedelta(hours=n),
+            "d": timedelta(days=n),
+            "w": timedelta(weeks=n),
+        }
+        return now - delta[unit]
+    try:
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is neither an ISO date/time nor a duration like 24h"
+        ) from None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z") if dt else None
+
+
+# --- commands -----------------------------------------------------------------------------------------
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.store import open_store
+
+    version = open_store(settings.db_url).migrate()
+    print(f"store schema at version {version}: {_redacted(settings.db_url)}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.cycle import run_once
+
+    if not args.once:
+        print("run: only --once is supported here; the scheduler runs cycles on a schedule", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        settings = settings.with_slack(None, None)
+    window = None
+    if args.since or args.until:
+        until = args.until or datetime.now(UTC)
+        since = args.since or until - timedelta(minutes=15)
+        if since >= until:
+            print("run: --since must be before --until", file=sys.stderr)
+            return 2
+        window = (since, until)
+    feed_ids = [f for f in (args.feeds or "").split(",") if f] or None
+    result = run_once(settings, window=window, feed_ids=feed_ids, fetch=not args.no_fetch)
+    print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.classifier import ClassifyItem, NewsClassifier, load_current
+    from pipeline.watchlist import Watchlist
+
+    model = (
+        NewsClassifier.load(Path(args.model))
+        if args.model
+        else load_current(settings.model_dir, _store(settings))
+    )
+    watchlist = Watchlist.load(settings.watchlist_file)
+    with _OpenIn(args.input) as fin, _OpenOut(args.output) as fout:
+        batch: list[tuple[int, ClassifyItem]] = []
+        total = bad = 0
+
+        def flush() -> None:
+            results = model.classify([item for _, item in batch], watchlist=watchlist)
+            for (_, item), r in zip(batch, results, strict=True):
+                fout.write(json.dumps(_classification_line(item, r), ensure_ascii=False) + "\n")
+            batch.clear()
+
+        for lineno, line in enumerate(fin, 1):
+            if not line.strip():
+                continue
+            total += 1
+            try:
+                obj = json.loads(line)
+                if not isinstance(obj, dict):
+                    raise ValueError("not a JSON object")
+                item = ClassifyItem(
+                    id=str(obj.get("id") if obj.get("id") is not None else f"line-{lineno}"),
+                    title=str(obj.get("title") or ""),
+                    summary=str(obj.get("summary") or ""),
+                    lang=obj.get("lang") or None,
+                )
+            except ValueError as e:
+                bad += 1
+                fout.write(json.dumps({"line": lineno, "error": f"invalid input line: {e}"}) + "\n")
+                continue
+            batch.append((lineno, item))
+            if len(batch) >= 1000:
+                flush()
+        if batch:
+            flush()
+    print(f"classified {total - bad} items with model {model.version} ({bad} invalid lines)", file=sys.stderr)
+    return 0
+
+
+def _classification_line(item: Any, r: Any) -> dict[str, Any]:
+    ex = r.extraction
+    out = {
+        "id": item.id,
+        "title": item.title,
+        "lang": item.lang,
+        "relevant": bool(r.relevant),
+        "score": round(float(r.score), 4),
+        "event_type": r.event_type,
+        "companies": list(ex.companies),
+        "chips": list(ex.chips),
+        "counterparties": list(ex.counterparties),
+        "amount": ex.amount.as_dict() if ex.amount else None,
+        "summary": ex.summary,
+        "model_version": r.model_version,
+    }
+    if r.error:
+        out["error"] = r.error
+    return out
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.classifier import load_current
+    from pipeline.errors import ModelError
+    from pipeline.training import train_and_save
+
+    store = _store(settings)
+    if args.if_missing:
+        try:
+            model = load_current(settings.model_dir, store)
+            print(f"model {model.version} already trained; nothing to do (drop --if-missing to retrain)")
+            return 0
+        except ModelError:
+            pass
+    paths = _train_paths(settings, args.data)
+    result = train_and_save(
+        train_paths=paths, model_dir=settings.model_dir, store=store, promote=not args.no_promote
+    )
+    print(
+        f"trained {result.version} on {len(paths)} files (data {result.data_hash[:12]}), threshold {result.threshold:.3f}"
+    )
+    print(json.dumps(result.metrics, indent=2, default=str))
+    print(f"saved to {result.path}" + ("" if args.no_promote else " and promoted"))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.classifier import NewsClassifier, load_current
+    from pipeline.dataset import load_labelled
+    from pipeline.evaluation import evaluate, format_report, write_report
+    from pipeline.watchlist import Watchlist
+
+    model = (
+        NewsClassifier.load(Path(args.model))
+        if args.model
+        else load_current(settings.model_dir, _store(settings))
+    )
+    items = load_labelled([Path(args.input)])
+    report = evaluate(model, items, watchlist=Watchlist.load(settings.watchlist_file))
+    print(f"model {model.version} on {args.input} ({len(items)} items)")
+    print(format_report(report))
+    out_dir = Path(args.report_dir) if args.report_dir else settings.home / "var" / "reports" / model.version
+    for path in write_report(report, out_dir):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.feeds import load_feeds
+
+    feeds = load_feeds(settings.feeds_file, include_disabled=True)
+    health = _store(settings).feed_health()
+    rows = []
+    for f in feeds:
+        h = health.get(f.id)
+        rows.append(
+            {
+                "feed": f.id,
+                "enabled": f.enabled,
+                "language": f.language,
+                "status": _feed_status(f.enabled, h),
+                "last_success": _iso(h.last_success_at) if h else None,
+                "failures": h.consecutive_failures if h else 0,
+                "http": h.last_status if h else None,
+                "encoding": h.encoding if h else None,
+                "items_last": h.items_last if h else 0,
+                "items_seen": h.items_seen if h else 0,
+                "backoff_until": _iso(h.backoff_until) if h else None,
+                "last_error": (h.last_error or "") if h else "",
+            }
+        )
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+        return 0
+    cols = [
+        "feed",
+        "status",
+        "language",
+        "last_success",
+        "failures",
+        "http",
+        "encoding",
+        "items_last",
+        "last_error",
+    ]
+    table = [[_cell(r[c], 48 if c == "last_error" else 25) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(t[i]) for t in table)) if table else len(c) for i, c in enumerate(cols)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(cols, widths, strict=True)))
+    for t in table:
+        print("  ".join(v.ljust(w) for v, w in zip(t, widths, strict=True)))
+    failing = sum(1 for r in rows if r["status"] in ("failing", "backoff"))
+    print(
+        f"\n{len(rows)} feeds, {sum(1 for r in rows if r['status'] == 'ok')} ok, {failing} failing, "
+        f"{sum(1 for r in rows if r['status'] == 'never')} never fetched, "
+        f"{sum(1 for r in rows if r['status'] == 'disabled')} disabled"
+    )
+    return 0
+
+
+def _feed_status(enabled: bool, h: Any) -> str:
+    if not enabled:
+        return "disabled"
+    if h is None or h.last_attempt_at is None:
+        return "never"
+    if h.consecutive_failures == 0:
+        return "ok"
+    if h.backoff_until and h.backoff_until > datetime.now(UTC):
+        return "backoff"
+    return "failing"
+
+
+def _cell(value: Any, width: int) -> str:
+    text = "-" if value is None or value == "" else str(value)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def cmd_articles(args: argparse.Namespace, settings: Settings) -> int:
+    rows = _store(settings).list_articles(since=args.since, relevant_only=args.relevant, limit=args.limit)
+    for article, cls in rows:
+        print(
+            json.dumps(
+                {
+                    "id": article.article_id,
+                    "story_id": article.story_id,
+                    "feed": article.feed_id,
+                    "title": article.title,
+                    "url": article.url,
+                    "published": _iso(article.published_at),
+                    "first_seen": _iso(article.first_seen_at),
+                    "event_at": _iso(article.event_at),
+                    "language": article.language,
+                    "relevant": cls.relevant if cls else None,
+                    "score": round(cls.score, 4) if cls else None,
+                    "event_type": cls.event_type if cls else None,
+                    "companies": list(cls.companies) if cls else [],
+                    "model_version": cls.model_version if cls else None,
+                },
+                ensure_ascii=False,
+            )
+        )
+    return 0
+
+
+def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
+    for m in _store(settings).models():
+        flag = "*" if m["is_current"] else " "
+        f1 = m["metrics"].get("f1")
+        print(f"{flag} {m['version']}  data {m['data_hash'][:12]}  f1 {f1}  {m['path']}")
+    return 0
+
+
+def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.daily_digest import send_daily_digest
+    from pipeline.slack_client import make_poster
+
+    if args.dry_run:
+        settings = settings.with_slack(None, None)
+    result = send_daily_digest(_store(settings), settings, make_poster(settings), now=datetime.now(UTC))
+    print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+def cmd_serve_samples(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.sample_server import SAMPLES_DIR, make_server
+
+    server = make_server(args.host, args.port)
+    print(
+        f"serving {SAMPLES_DIR} at http://{args.host}:{server.server_address[1]}/feeds/ (Ctrl-C stops)",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+# --- plumbing -----------------------------------------------------------------------------------------
+
+
+def _store(settings: Settings) -> Any:
+    from pipeline.cycle import get_store
+
+    return get_store(settings.db_url)
+
+
+def _train_paths(settings: Settings, patterns: Sequence[str] | None) -> list[Path]:
+    from pipeline.dataset import DEFAULT_TRAIN_GLOB
+
+    paths: list[Path] = []
+    for pattern in patterns or [DEFAULT_TRAIN_GLOB]:
+        p = Path(pattern)
+        matches = (
+            sorted(Path("/").glob(str(p)[1:])) if p.is_absolute() else sorted(settings.home.glob(pattern))
+        )
+        paths.extend(matches or ([p] if p.is_file() else []))
+    if not paths:
+        raise NewsMonitorError(f"no training files match {patterns or [DEFAULT_TRAIN_GLOB]}")
+    return paths
+
+
+def _redacted(url: str) -> str:
+    from pipeline.store import _redact
+
+    return _redact(url)
+
+
+class _OpenIn:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fh: TextIO | None = None
+
+    def __enter__(self) -> TextIO:
+        if self.path == "-":
+            return sys.stdin
+        self.fh = open(self.path, encoding="utf-8", errors="replace")
+        return self.fh
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fh:
+            self.fh.close()
+
+
+class _OpenOut(_OpenIn):
+    def __enter__(self) -> TextIO:
+        if self.path == "-":
+            return sys.stdout
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(self.path, "w", encoding="utf-8")
+        return self.fh
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="Chip news monitor: crawl feeds, flag big-tech chip stories, alert Slack. "
+        "Settings come from NEWS_* environment variables (see README).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="one whole cycle without Airflow: fetch, store, classify, alert")
+    p.add_argument("--once", action="store_true", help="run one cycle and exit (required)")
+    p.add_argument("--feeds", help="comma-separated feed ids (default: all enabled feeds)")
+    p.add_argument(
+        "--since", type=parse_when, help="window start (ISO or duration like 2h; default: 15 min ago)"
+    )
+    p.add_argument("--until", type=parse_when, help="window end (ISO or duration; default: now)")
+    p.add_argument("--no-fetch", action="store_true", help="re-process the archive only, like a backfill")
+    p.add_argument(
+        "--dry-run", action="store_true", help="write Slack payloads to NEWS_DRY_RUN_FILE even with a token"
+    )
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("classify", help="classify JSON lines {id,title,summary,lang?} into JSON lines")
+    p.add_argument("--input", required=True, help="input JSONL file ('-' for stdin)")
+    p.add_argument("--output", required=True, help="output JSONL file ('-' for stdout)")
+    p.add_argument("--model", help="a .skops model file (default: the promoted model)")
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("train", help="train the classifier on data/train and promote it")
+    p.add_argument(
+        "--data", action="append", help="training file or glob (repeatable; default data/train/*.jsonl)"
+    )
+    p.add_argument("--no-promote", action="store_true", help="save the model without making it current")
+    p.add_argument("--if-missing", action="store_true", help="do nothing when a promoted model exists")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "evaluate", help="precision/recall/F1 of a model on a labelled JSONL file, with a report"
+    )
+    p.add_argument("--input", required=True, help="labelled JSONL (fields as in data/train)")
+    p.add_argument("--model", help="a .skops model file (default: the promoted model)")
+    p.add_argument("--report-dir", help="where the report and PR curve go (default var/reports/<version>)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("feeds", help="feed health table")
+    p.add_argument("--json", action="store_true", help="one JSON object per feed")
+    p.set_defaults(func=cmd_feeds)
+
+    p = sub.add_parser("articles", help="stored articles as JSON lines (newest first)")
+    p.add_argument("--since", type=parse_when, help="ISO date/time or duration like 24h")
+    p.add_argument("--relevant", action="store_true", help="only articles classified relevant")
+    p.add_argument("--limit", type=int, help="at most this many")
+    p.set_defaults(func=cmd_articles)
+
+    p = sub.add_parser("models", help="trained models in the registry (* = current)")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("migrate", help="create or upgrade the store's schema")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("digest", help="send the daily digest now")
+    p.add_argument(
+        "--dry-run", action="store_true", help="write payloads to NEWS_DRY_RUN_FILE even with a token"
+    )
+    p.set_defaults(func=cmd_digest)
+
+    p = sub.add_parser("serve-samples", help="serve the bundled sample feeds on loopback (for the demo)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.set_defaults(func=cmd_serve_samples)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        settings = Settings.from_env()
+        return int(args.func(args, settings))
+    except NewsMonitorError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1

@@ -1,0 +1,253 @@
+"""One monitoring cycle as four steps — fetch, store, classify, alert — shared by the DAG and the CLI.
+
+Each step takes ids and returns ids and counts (what Airflow's XCom carries); article bodies stay in the
+store. Every step is idempotent: running it again for the same run changes nothing it already did.
+
+Run semantics:
+- a scheduled (or manual) run fetches the feeds now and archives every item with its first-seen time;
+  it then processes the items whose event time (published, or first seen when missing or in the future)
+  falls in its window, plus items first seen by this run that are older than the window but younger than
+  ``NEWS_LATE_WINDOW_HOURS`` (feeds that list items late);
+- a backfill run cannot fetch the past: it re-processes the archived items of its window with the current
+  model and alerts only what was never alerted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from pipeline.errors import ConfigError
+from pipeline.feeds import load_feeds, shard_feeds
+from pipeline.models import FeedSpec, RunInfo
+from pipeline.settings import Settings
+from pipeline.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+STORY_LOOKBACK = timedelta(days=3)
+CLASSIFY_BATCH = 500
+
+
+@lru_cache(maxsize=4)
+def get_store(url: str) -> Store:
+    """One migrated store per URL and process (tasks in one worker process share the engine)."""
+    return open_store(url)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def select_feeds(settings: Settings, feed_ids: Sequence[str] | None = None) -> list[FeedSpec]:
+    """The enabled feeds, or the named subset (unknown ids are a ConfigError naming them)."""
+    feeds = load_feeds(settings.feeds_file)
+    if not feed_ids:
+        return feeds
+    everything = {f.id: f for f in load_feeds(settings.feeds_file, include_disabled=True)}
+    unknown = sorted(set(feed_ids) - set(everything))
+    if unknown:
+        raise ConfigError(f"unknown feed id(s) {unknown}", path=str(settings.feeds_file))
+    return [everything[i] for i in feed_ids]
+
+
+def plan_shards(settings: Settings, feed_ids: Sequence[str] | None = None) -> list[list[str]]:
+    """Feed-id shards for the mapped fetch tasks."""
+    feeds = select_feeds(settings, feed_ids)
+    shards = shard_feeds(feeds, settings.feed_shard_size)
+    log.info("%d feeds in %d shards of up to %d", len(feeds), len(shards), settings.feed_shard_size)
+    return shards
+
+
+def fetch_shard(
+    settings: Settings,
+    feed_ids: Sequence[str],
+    *,
+    run_id: str,
+    now: datetime | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Fetch one shard of feeds and archive their items under ``run_id``; returns counts."""
+    from pipeline.ingest import FeedIngester
+
+    store = get_store(settings.db_url)
+    feeds = select_feeds(settings, feed_ids)
+    with FeedIngester(store, settings) as ingester:
+        summary = ingester.fetch(feeds, now=now or _now(), run_id=run_id, force=force)
+    result: dict[str, Any] = summary.counts()
+    result["failed_feeds"] = sorted(o.feed_id for o in summary.outcomes if not o.ok)
+    return result
+
+
+def store_window(
+    settings: Settings, run: RunInfo, *, feed_ids: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Select the run's articles from the archive and group them into stories; returns their ids.
+
+    The window's articles, plus (for runs that fetched) the late arrivals this run archived.
+    """
+    from pipeline.stories import StoryGrouper
+
+    store = get_store(settings.db_url)
+    ids = store.articles_in_window(run.window_start, run.window_end, feed_ids=feed_ids)
+    late: list[str] = []
+    if not run.is_backfill:
+        oldest = run.window_start - timedelta(hours=settings.late_window_hours)
+        late = store.late_arrivals(
+            run.run_id, event_after=oldest, event_before=run.window_start, feed_ids=feed_ids
+        )
+    ids.extend(late)
+    articles = store.get_articles(ids)
+    ungrouped = [a for a in articles if a.story_id is None]
+    if ungrouped:
+        grouper = StoryGrouper()
+        recent = store.story_signatures(run.window_start - STORY_LOOKBACK)
+        store.set_stories(grouper.assign(ungrouped, recent))
+    log.info(
+        "window %s: %d articles (%d in window, %d late arrivals), %d newly grouped into stories",
+        run.interval_label,
+        len(ids),
+        len(ids) - len(late),
+        len(late),
+        len(ungrouped),
+    )
+    return {
+        "article_ids": ids,
+        "in_window": len(ids) - len(late),
+        "late": len(late),
+        "grouped": len(ungrouped),
+    }
+
+
+def load_model(settings: Settings) -> Any:
+    """The promoted classifier (from the registry in the store, else the model folder)."""
+    from pipeline.classifier import load_current
+
+    return load_current(settings.model_dir, get_store(settings.db_url))
+
+
+def classify_articles(
+    settings: Settings, article_ids: Sequence[str], *, force: bool = False
+) -> dict[str, Any]:
+    """Classify and extract fields for the given articles with the current model; returns relevant ids.
+
+    Articles already classified by the current model version are not classified again unless ``force``.
+    """
+    from pipeline.classifier import ClassifyItem
+    from pipeline.watchlist import Watchlist
+
+    store = get_store(settings.db_url)
+    model = load_model(settings)
+    watchlist = Watchlist.load(settings.watchlist_file)
+    existing = store.get_classifications(article_ids)
+    todo = [
+        i for i in article_ids if force or i not in existing or existing[i].model_version != model.version
+    ]
+    errors = 0
+    for start in range(0, len(todo), CLASSIFY_BATCH):
+        batch = store.get_articles(todo[start : start + CLASSIFY_BATCH])
+        items = [
+            ClassifyItem(
+                id=a.article_id, title=a.title, summary=_classify_text(a.summary, a.body), lang=a.language
+            )
+            for a in batch
+        ]
+        results = model.classify(items, watchlist=watchlist)
+        errors += sum(1 for r in results if r.error)
+        store.save_classifications(results)
+    final = store.get_classifications(article_ids)
+    relevant = [i for i in article_ids if i in final and final[i].relevant]
+    log.info(
+        "classified %d of %d articles with model %s (%d reused, %d errors): %d relevant",
+        len(todo),
+        len(article_ids),
+        model.version,
+        len(article_ids) - len(todo),
+        errors,
+        len(relevant),
+    )
+    return {
+        "classified": len(todo),
+        "reused": len(article_ids) - len(todo),
+        "errors": errors,
+        "relevant_ids": relevant,
+        "model_version": model.version,
+    }
+
+
+def _classify_text(summary: str, body: str | None) -> str:
+    """Summary plus the start of the page text: the lead of an article carries its news."""
+    if body and body not in summary:
+        return f"{summary}\n{body[:4000]}" if summary else body[:4000]
+    return summary
+
+
+def alert_articles(settings: Settings, run: RunInfo, relevant_ids: Sequence[str]) -> dict[str, Any]:
+    """Alert Slack (or the dry-run file) about relevant articles; exactly once per alert id."""
+    from pipeline.alerts import report_feed_health, send_alerts
+    from pipeline.slack_client import make_poster
+
+    store = get_store(settings.db_url)
+    poster = make_poster(settings)
+    report = send_alerts(store, settings, article_ids=relevant_ids, run=run, poster=poster)
+    try:
+        notices = report_feed_health(store, settings, poster)
+    except Exception:  # a health notice must never hide the alert result
+        log.exception("feed-health notices failed")
+        notices = 0
+    for preview in report.previews:
+        log.info("alert preview:\n%s", preview)
+    return {
+        "planned": report.planned,
+        "posted": report.posted,
+        "already_posted": report.already_posted,
+        "pending": report.pending,
+        "failed": report.failed,
+        "muted": report.muted,
+        "channels": dict(report.channels),
+        "health_notices": notices,
+        "dry_run": settings.dry_run,
+    }
+
+
+def run_once(
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    window: tuple[datetime, datetime] | None = None,
+    feed_ids: Sequence[str] | None = None,
+    fetch: bool = True,
+    run_id: str | None = None,
+) -> dict[str, Any]:
+    """A whole cycle without Airflow: fetch every shard, then store, classify and alert the window."""
+    now = now or _now()
+    start, end = window or (now - timedelta(minutes=15), now)
+    run = RunInfo(
+        run_id=run_id or f"cli__{now:%Y%m%dT%H%M%S}",
+        run_type="manual",
+        window_start=start,
+        window_end=end,
+        dry_run=settings.dry_run,
+    )
+    fetched: dict[str, int] = {}
+    if fetch:
+        for shard in plan_shards(settings, feed_ids):
+            result = fetch_shard(settings, shard, run_id=run.run_id, now=now, force=bool(feed_ids))
+            result.pop("failed_feeds", None)
+            for k, v in result.items():
+                fetched[k] = fetched.get(k, 0) + v
+    stored = store_window(settings, run, feed_ids=feed_ids)
+    classified = classify_articles(settings, stored["article_ids"])
+    alerted = alert_articles(settings, run, classified["relevant_ids"])
+    return {
+        "window": run.interval_label,
+        "fetch": fetched,
+        "store": {k: v for k, v in stored.items() if k != "article_ids"}
+        | {"articles": len(stored["article_ids"])},
+        "classify": {k: v for k, v in classified.items() if k != "relevant_ids"}
+        | {"relevant": len(classified["relevant_ids"])},
+        "alert": alerted,
+    }

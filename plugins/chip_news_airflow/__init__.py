@@ -1,0 +1,1 @@
+"""Airflow glue for the chip news monitor: Connections to clients, failure notices, the UI plugin."""

@@ -1,0 +1,60 @@
+"""The CLI: help on every command, argument parsing, clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pipeline.cli import build_parser, main, parse_when
+
+COMMANDS = ["run", "classify", "train", "evaluate", "feeds", "articles", "models", "migrate", "digest", "serve-samples"]
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in COMMANDS:
+        with pytest.raises(SystemExit) as info:
+            build_parser().parse_args([command, "--help"])
+        assert info.value.code == 0
+        assert "usage:" in capsys.readouterr().out
+
+
+def test_module_entry_point_help() -> None:
+    out = subprocess.run([sys.executable, "-m", "pipeline", "--help"], capture_output=True, text=True, check=True)
+    for command in COMMANDS:
+        assert command in out.stdout
+
+
+def test_parse_when() -> None:
+    now = datetime(2025, 9, 15, 12, 0, tzinfo=UTC)
+    assert parse_when("24h", now=now) == now - timedelta(hours=24)
+    assert parse_when("90m", now=now) == now - timedelta(minutes=90)
+    assert parse_when("2025-09-15T08:00:00+08:00") == datetime(2025, 9, 15, 0, 0, tzinfo=UTC)
+    assert parse_when("2025-09-15") == datetime(2025, 9, 15, tzinfo=UTC)
+
+
+def test_bad_since_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["articles", "--since", "last tuesday"])
+    assert info.value.code == 2
+    assert "neither an ISO date/time nor a duration" in capsys.readouterr().err
+
+
+def test_config_errors_exit_1_with_the_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NEWS_FEED_SHARD_SIZE", "many")
+    assert main(["feeds"]) == 1
+    assert "NEWS_FEED_SHARD_SIZE" in capsys.readouterr().err
+
+
+def test_migrate_and_empty_listings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NEWS_DB_URL", f"sqlite:///{tmp_path}/cli.db")
+    assert main(["migrate"]) == 0
+    assert "schema at version" in capsys.readouterr().out
+    assert main(["articles", "--since", "24h"]) == 0
+    assert capsys.readouterr().out == ""

@@ -1,0 +1,64 @@
+"""Which window a run processes, for every kind of run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pipeline.errors import ConfigError
+from pipeline.runs import resolve_run, run_type_name
+
+START = datetime(2025, 9, 15, 8, 0, tzinfo=UTC)
+END = START + timedelta(minutes=15)
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [("scheduled", "scheduled"), ("backfill", "backfill"), ("manual", "manual"), ("asset_triggered", "other")],
+)
+def test_run_type_names(raw: str, name: str) -> None:
+    assert run_type_name(raw) == name
+
+
+def test_scheduled_and_backfill_runs_use_their_interval() -> None:
+    for kind in ("scheduled", "backfill"):
+        run = resolve_run(
+            run_id="r", run_type=kind, data_interval_start=START, data_interval_end=END, run_after=END,
+            params={"since": "2020-01-01T00:00:00Z"},  # ignored: params only shape manual runs
+        )  # fmt: skip
+        assert (run.window_start, run.window_end, run.run_type) == (START, END, kind)
+    assert resolve_run(run_id="r", run_type="backfill", data_interval_start=START, data_interval_end=END,
+                       run_after=END).is_backfill  # fmt: skip
+
+
+def test_manual_run_params_define_the_window() -> None:
+    run = resolve_run(
+        run_id="m", run_type="manual", data_interval_start=None, data_interval_end=None, run_after=END,
+        params={"since": "2025-09-15T00:00:00Z", "until": "2025-09-16T00:00:00+00:00", "dry_run": True},
+    )  # fmt: skip
+    assert run.window_start == datetime(2025, 9, 15, tzinfo=UTC)
+    assert run.window_end == datetime(2025, 9, 16, tzinfo=UTC)
+    assert run.dry_run and run.run_type == "manual"
+
+
+def test_manual_run_without_params_or_interval_takes_the_last_15_minutes() -> None:
+    run = resolve_run(run_id="m", run_type="manual", data_interval_start=None, data_interval_end=None, run_after=END)
+    assert (run.window_start, run.window_end) == (START, END)
+    # a zero-length interval (CronTriggerTimetable-style) also falls back to 15 minutes
+    run = resolve_run(run_id="m", run_type="manual", data_interval_start=END, data_interval_end=END, run_after=END)
+    assert run.window_start == START
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"since": "yesterday"}, "not an ISO 8601"),
+        ({"since": "2025-09-16T00:00:00Z", "until": "2025-09-15T00:00:00Z"}, "not before its end"),
+        ({"since": "2025-01-01T00:00:00Z", "until": "2025-09-15T00:00:00Z"}, "at most 31 days"),
+    ],
+)
+def test_bad_params_are_clear_errors(params: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        resolve_run(run_id="m", run_type="manual", data_interval_start=None, data_interval_end=None,
+                    run_after=END, params=params)  # fmt: skip
