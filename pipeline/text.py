@@ -1,0 +1,174 @@
+"""Text hygiene: invisible and control characters out, HTML to plain text, entities unescaped once.
+
+Everything the pipeline stores or shows as text goes through :func:`clean_text`, so a title cannot carry
+a right-to-left override, a zero-width joiner between letters of a company name, or a NUL byte.
+The HTML handling is deliberately regex-based and linear: feed summaries are small, and a real parser
+per item would cost more than parsing the feed.
+"""
+
+from __future__ import annotations
+
+import html.entities
+import re
+import unicodedata
+
+# Characters removed outright: C0 controls except \t and \n, DEL, C1 controls, bidi embeddings,
+# overrides, isolates and marks, zero-width characters and the BOM, and the soft hyphen (invisible,
+# and it splits words a search would want whole).
+_REMOVED = (
+    [c for c in range(0x20) if c not in (0x09, 0x0A)]
+    + list(range(0x7F, 0xA0))
+    + [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+    + [0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD]
+)
+_DELETE_TABLE: dict[int, str | None] = dict.fromkeys(_REMOVED)
+# Line breaks other than \n become \n before the controls go (\r, NEL, LINE/PARAGRAPH SEPARATOR).
+_DELETE_TABLE.update({0x0D: "\n", 0x85: "\n", 0x2028: "\n", 0x2029: "\n"})
+_NEEDS_TRANSLATE_RE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\xa0\xad\u061c\u200b-\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]"
+)
+_SPACES = "\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
+_SPACE_RUN_RE = re.compile(f"[ \t{_SPACES}]{{2,}}|[{_SPACES}]")
+_SPACE_AROUND_NEWLINE_RE = re.compile(r"[ \t]*\n[ \t]*")
+_BLANK_LINES_RE = re.compile(r"\n{3,}")
+
+
+def clean_text(value: str) -> str:
+    """NFC text without controls (``\\n`` and ``\\t`` stay), bidi controls or zero-width characters.
+
+    Runs of spaces (including no-break and ideographic spaces) become one space, spaces around line
+    breaks go, more than one blank line becomes one, and the ends are stripped.
+    """
+    if not value:
+        return ""
+    text = value.replace("\r\n", "\n")
+    if _NEEDS_TRANSLATE_RE.search(text):
+        text = text.translate(_DELETE_TABLE)
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    text = _SPACE_RUN_RE.sub(" ", text)
+    if "\n" in text:
+        text = _BLANK_LINES_RE.sub("\n\n", _SPACE_AROUND_NEWLINE_RE.sub("\n", text))
+    return text.strip()
+
+
+# --- entities -----------------------------------------------------------------------------------------
+
+_ENTITY_RE = re.compile(r"&(?:#([0-9]{1,8})|#[xX]([0-9a-fA-F]{1,8})|([A-Za-z][A-Za-z0-9]{1,31}));")
+_HTML5 = html.entities.html5
+# HTML maps numeric references in the C1 range to windows-1252 (&#146; is a right single quote).
+_CP1252_REFS = {
+    b: bytes([b]).decode("cp1252") for b in range(0x80, 0xA0) if b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+}
+
+
+def _entity(match: re.Match[str]) -> str:
+    decimal, hexadecimal, name = match.groups()
+    if name is not None:
+        return _HTML5.get(name + ";", match.group())
+    code = int(decimal) if decimal is not None else int(hexadecimal, 16)
+    if code in _CP1252_REFS:
+        return _CP1252_REFS[code]
+    if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        return "\ufffd"
+    return chr(code)
+
+
+def unescape_entities(value: str) -> str:
+    """Replace HTML character references, once; only references ending in ``;`` count.
+
+    Unlike :func:`html.unescape`, ``AT&T`` or ``?a=1&copy=2`` stay as they are, which is what titles
+    and plain text written by people need.
+    """
+    if "&" not in value:
+        return value
+    return _ENTITY_RE.sub(_entity, value)
+
+
+# --- HTML ---------------------------------------------------------------------------------------------
+
+# Elements whose content is never text a reader sees.
+_HIDDEN_OPEN_RE = re.compile(r"<(script|style|noscript|template|svg|math|iframe|object|head)\b", re.I)
+_BLOCK_TAG_RE = re.compile(
+    r"<(?:br|hr|/?(?:p|div|li|ul|ol|dl|dt|dd|h[1-6]|tr|table|thead|tbody|tfoot|caption|blockquote|pre"
+    r"|section|article|header|footer|aside|nav|figure|figcaption|address|main|details|summary|form"
+    r"|fieldset|center|body|html))\b[^<>]*>",
+    re.I,
+)
+_CELL_TAG_RE = re.compile(r"</?t[dh]\b[^<>]*>", re.I)
+# Any other tag, declaration or processing instruction. Attribute values may hold ">" when quoted; a
+# quote may not run past the next "<", which keeps every scan short (no quadratic backtracking).
+_TAG_RE = re.compile(r"""</?[A-Za-z][^<>"']*(?:(?:"[^"<]*"|'[^'<]*')[^<>"']*)*>|<[!?][^<>]*>""")
+
+
+_SOURCE_WHITESPACE_RE = re.compile(r"[\r\n\t ]+")
+_NEWLINES_RE = re.compile(r"\n[\s]*\n")
+
+
+def _drop_hidden(value: str) -> str:
+    """Remove comments and script-like elements with their content, in one linear pass."""
+    if "<!--" in value:
+        parts = []
+        pos = 0
+        while (start := value.find("<!--", pos)) != -1:
+            parts.append(value[pos:start])
+            end = value.find("-->", start + 4)
+            if end == -1:
+                pos = len(value)
+                break
+            pos = end + 3
+        parts.append(value[pos:])
+        value = "".join(parts)
+    if not _HIDDEN_OPEN_RE.search(value):
+        return value
+    lower = value.lower()
+    parts = []
+    pos = 0
+    while match := _HIDDEN_OPEN_RE.search(value, pos):
+        parts.append(value[pos : match.start()])
+        name = match.group(1).lower()
+        open_end = value.find(">", match.end())
+        if open_end == -1:
+            pos = len(value)
+            break
+        close = -1 if value[open_end - 1] == "/" else lower.find(f"</{name}", open_end)
+        if close == -1:
+            # Self-closed, or never closed: an unclosed script or style hides the rest, as in a browser.
+            pos = len(value) if name in ("script", "style") and value[open_end - 1] != "/" else open_end + 1
+            continue
+        close_end = value.find(">", close)
+        pos = len(value) if close_end == -1 else close_end + 1
+    parts.append(value[pos:])
+    return "".join(parts)
+
+
+def html_to_text(value: str) -> str:
+    """Plain text of an HTML fragment: each block element starts a line, script/style content goes,
+    entities are unescaped once, then :func:`clean_text`. Text without any tag keeps its line breaks."""
+    if not value:
+        return ""
+    if "<" in value:
+        # Markup: source line breaks are spaces, as a browser shows them; each block starts a line.
+        text = _drop_hidden(value)
+        text = _SOURCE_WHITESPACE_RE.sub(" ", text)
+        text = _BLOCK_TAG_RE.sub("\n", text)
+        text = _CELL_TAG_RE.sub(" ", text)
+        text = _TAG_RE.sub("", text)
+        text = _NEWLINES_RE.sub("\n", text)
+    else:
+        text = value
+    return clean_text(unescape_entities(text))
+
+
+_LINE_BREAKS_RE = re.compile(r"\s*\n\s*|\t")
+
+
+def clean_title(value: str) -> str:
+    """A title as one line of plain text: tags removed, entities unescaped once, :func:`clean_text`.
+
+    ``<b>Alibaba</b> &amp;amp; T-Head`` becomes ``Alibaba &amp; T-Head``.
+    """
+    text = html_to_text(value)
+    if "\n" in text or "\t" in text:
+        text = _LINE_BREAKS_RE.sub(" ", text)
+    return text

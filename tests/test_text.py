@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from pipeline.text import clean_text, clean_title, html_to_text, unescape_entities
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("Ali\u200bbaba\u200c \u200dT-\u2060Head\ufeff", "Alibaba T-Head"),
+        (
+            "RTL \u202eevil\u202c \u202a\u202b\u202d and \u2066iso\u2067\u2068\u2069 \u200e\u200f\u061c",
+            "RTL evil and iso",
+        ),
+        ("NUL\x00 bell\x07 esc\x1b del\x7f c1\x85\x9f", "NUL bell esc del c1"),
+        ("keeps\ttab\nand newline", "keeps\ttab\nand newline"),
+        ("windows\r\nline\rends", "windows\nline\nends"),
+        ("e\u0301te\u0301", "été"),  # NFC
+        ("many    spaces\u00a0\u00a0and\u3000ideographic  \t tab", "many spaces and ideographic tab"),
+        ("  line one  \n   line two \n\n\n\n line three  ", "line one\nline two\n\nline three"),
+        ("soft\u00adhyphen", "softhyphen"),
+        ("para\u2029graph", "para\ngraph"),
+        ("", ""),
+        ("   ", ""),
+    ],
+)
+def test_clean_text(raw: str, clean: str) -> None:
+    assert clean_text(raw) == clean
+
+
+def test_clean_text_leaves_chinese_and_emoji_alone() -> None:
+    text = "阿里巴巴：平头哥发布「玄铁」芯片 🚀"
+    assert clean_text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("raw", "title"),
+    [
+        ("<b>Alibaba</b> &amp;amp; T-Head", "Alibaba &amp; T-Head"),
+        ("AT&amp;T &amp; Intel", "AT&T & Intel"),
+        ("<script>alert(1)</script>Tencent", "Tencent"),
+        ("Line<br>break\nand\tmore", "Line break and more"),
+        ("&lt;script&gt; is text here", "<script> is text here"),
+        ("Q&A: R&D at AT&T &copy 2025", "Q&A: R&D at AT&T &copy 2025"),
+        ("&#8216;Trump shock&#8217; &#146;", "‘Trump shock’ ’"),
+        ("  <p>腾讯投资</p><p>芯片公司</p>  ", "腾讯投资 芯片公司"),
+        ("Zero\u200bwidth\u202e", "Zerowidth"),
+    ],
+)
+def test_clean_title(raw: str, title: str) -> None:
+    assert clean_title(raw) == title
+
+
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        ("<p>One</p><p>Two<br/>Three</p>", "One\nTwo\nThree"),
+        ("<p>wrapped\n   source\nlines</p>", "wrapped source lines"),
+        ("plain\ntext keeps\nits lines", "plain\ntext keeps\nits lines"),
+        ("<ul><li>a</li><li>b</li></ul>", "a\nb"),
+        ("<div>x<script>var s = '</p>';</script>y</div>", "xy"),
+        ("before<style>p { color: red }</style>after", "beforeafter"),
+        ("keep<!-- hidden <p>comment</p> -->going", "keepgoing"),
+        ('<a href="/x" title="a > b">link</a> text', "link text"),
+        ("<table><tr><td>1</td><td>2</td></tr></table>", "1 2"),
+        ("&amp;lt;b&amp;gt; double-escaped", "&lt;b&gt; double-escaped"),
+        ("x<iframe src='/a'/>y<svg><text>svg text</text></svg>z", "xyz"),
+        ("unclosed <script>alert(1)", "unclosed"),
+        ("<p>Body&nbsp;text&hellip;</p>", "Body text…"),
+        ("plain text, no markup", "plain text, no markup"),
+        ("", ""),
+    ],
+)
+def test_html_to_text(html: str, text: str) -> None:
+    assert html_to_text(html) == text
+
+
+def test_html_to_text_is_linear_on_hostile_markup() -> None:
+    hostile = ('<a title="' * 20_000) + ("<!--" * 20_000) + ("<script" * 20_000)
+    started = time.perf_counter()
+    html_to_text(hostile)
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        ("&amp;amp;", "&amp;"),
+        ("&lt;&gt;&quot;&apos;", "<>\"'"),
+        ("&#x1F680;&#128640;", "🚀🚀"),
+        ("&#0;&#xD800;&#99999999;", "\ufffd\ufffd\ufffd"),
+        ("&unknown; &copy", "&unknown; &copy"),
+        ("no entities", "no entities"),
+    ],
+)
+def test_unescape_entities_once(raw: str, text: str) -> None:
+    assert unescape_entities(raw) == text
