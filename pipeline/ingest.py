@@ -82,7 +82,8 @@ def entries_to_articles(feed: FeedSpec, parsed: ParsedFeed, *, seen_at: datetime
             Article(
                 article_id=article_id(feed_id=feed.id, canonical_url=canon, guid=entry.guid, title=title),
                 feed_id=feed.id,
-                url=entry.url,
+                # javascript:, file: and other non-web links are not kept: nothing downstream may follow them
+                url=entry.url if canon else None,
                 canonical_url=canon,
                 guid=entry.guid,
                 title=title,
