@@ -94,7 +94,7 @@ def store_window(
     store = get_store(settings.db_url)
     ids = store.articles_in_window(run.window_start, run.window_end, feed_ids=feed_ids)
     late: list[str] = []
-    if not run.is_backfill:
+    if not run.is_backfill and not run.explicit_window:
         oldest = run.window_start - timedelta(hours=settings.late_window_hours)
         late = store.late_arrivals(
             run.run_id, event_after=oldest, event_before=run.window_start, feed_ids=feed_ids
@@ -160,6 +160,7 @@ def classify_articles(
         store.save_classifications(results)
     final = store.get_classifications(article_ids)
     relevant = [i for i in article_ids if i in final and final[i].relevant]
+    merged = _merge_stories_by_event(store, relevant)
     log.info(
         "classified %d of %d articles with model %s (%d reused, %d errors): %d relevant",
         len(todo),
@@ -171,11 +172,33 @@ def classify_articles(
     )
     return {
         "classified": len(todo),
+        "merged_stories": merged,
         "reused": len(article_ids) - len(todo),
         "errors": errors,
         "relevant_ids": relevant,
         "model_version": model.version,
     }
+
+
+def _merge_stories_by_event(store: Store, relevant_ids: Sequence[str]) -> int:
+    """Group this run's relevant articles with earlier reports of the same event (other wording or language)."""
+    from pipeline.stories import EVENT_MERGE_WINDOW, merge_by_event
+
+    if not relevant_ids:
+        return 0
+    articles = store.get_articles(relevant_ids)
+    since = min(a.event_at for a in articles) - EVENT_MERGE_WINDOW
+    facts = store.relevant_event_facts(since)
+    wanted = set(relevant_ids)
+    already_alerted = store.alerted_story_ids([f.story_id for f in facts])
+    new = [f for f in facts if f.article_id in wanted and f.story_id not in already_alerted]
+    moves = merge_by_event(
+        new, [f for f in facts if f.article_id not in wanted or f.story_id in already_alerted]
+    )
+    if moves:
+        store.move_to_story(moves)
+        log.info("grouped %d article(s) with earlier reports of the same event", len(moves))
+    return len(moves)
 
 
 def _classify_text(summary: str, body: str | None) -> str:
@@ -200,6 +223,14 @@ def alert_articles(settings: Settings, run: RunInfo, relevant_ids: Sequence[str]
         notices = 0
     for preview in report.previews:
         log.info("alert preview:\n%s", preview)
+    if report.outage:
+        from pipeline.slack_client import SlackUnavailableError
+
+        # The alerts stay pending in the ledger; failing the task lets Airflow retry it with back-off,
+        # and the next runs re-attempt them too. Nothing is posted twice.
+        raise SlackUnavailableError(
+            f"Slack unavailable, {report.pending} alert(s) left pending: {report.outage}"
+        )
     return {
         "planned": report.planned,
         "posted": report.posted,
@@ -231,6 +262,7 @@ def run_once(
         window_start=start,
         window_end=end,
         dry_run=settings.dry_run,
+        explicit_window=window is not None,
     )
     fetched: dict[str, int] = {}
     if fetch:

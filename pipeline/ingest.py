@@ -88,7 +88,7 @@ def entries_to_articles(feed: FeedSpec, parsed: ParsedFeed, *, seen_at: datetime
                 guid=entry.guid,
                 title=title,
                 summary=entry.summary,
-                language=feed.language,
+                language=_item_language(feed.language, title, entry.summary),
                 first_seen_at=seen_at,
                 event_at=event_time(entry.published, seen_at),
                 published_at=entry.published,
@@ -96,6 +96,15 @@ def entries_to_articles(feed: FeedSpec, parsed: ParsedFeed, *, seen_at: datetime
             )
         )
     return out
+
+
+def _item_language(feed_language: str, title: str, summary: str) -> str:
+    """A bilingual feed's items carry their own language; single-language feeds are trusted."""
+    if feed_language != "mixed":
+        return feed_language
+    from pipeline.extract import detect_language
+
+    return detect_language(f"{title}\n{summary}")
 
 
 def backoff_after_failure(

@@ -164,6 +164,8 @@ class RunInfo:
     window_start: datetime
     window_end: datetime
     dry_run: bool = False
+    # A window the operator gave explicitly (manual since/until): exactly that window, no late arrivals.
+    explicit_window: bool = False
 
     @property
     def is_backfill(self) -> bool:

@@ -58,6 +58,7 @@ def resolve_run(
     """
     params = params or {}
     kind = run_type_name(run_type)
+    explicit = False
     start = _as_utc(data_interval_start, "data_interval_start")
     end = _as_utc(data_interval_end, "data_interval_end")
     if kind not in {"backfill", "scheduled"}:
@@ -66,6 +67,7 @@ def resolve_run(
         if since or until:
             anchor = until or _as_utc(run_after, "run_after") or datetime.now(UTC)
             start, end = since or anchor - DEFAULT_MANUAL_WINDOW, anchor
+            explicit = True
         kind = "manual"
     if start is None or end is None or start == end:
         anchor = end or _as_utc(run_after, "run_after") or datetime.now(UTC)
@@ -77,4 +79,11 @@ def resolve_run(
     if kind == "manual" and end - start > MAX_MANUAL_WINDOW:
         raise ConfigError(f"a manual window may span at most {MAX_MANUAL_WINDOW.days} days; use a backfill")
     dry_run = bool(params.get("dry_run")) or dry_run_setting
-    return RunInfo(run_id=run_id, run_type=kind, window_start=start, window_end=end, dry_run=dry_run)
+    return RunInfo(
+        run_id=run_id,
+        run_type=kind,
+        window_start=start,
+        window_end=end,
+        dry_run=dry_run,
+        explicit_window=explicit,
+    )

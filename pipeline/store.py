@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from pipeline.errors import StoreError
 from pipeline.models import Amount, Article, Classification
+from pipeline.stories import EventFacts
 
 log = logging.getLogger(__name__)
 
@@ -297,6 +298,20 @@ def _classification_from_row(row: sa.Row[Any]) -> StoredClassification:
         summary=m["summary"] or "",
         error=m["error"],
         classified_at=m["classified_at"],
+    )
+
+
+def _facts_from_row(row: Any) -> EventFacts:
+    m = row._mapping
+    companies = json.loads(m["companies"] or "[]")
+    return EventFacts(
+        article_id=m["article_id"],
+        story_id=m["story_id"],
+        event_at=m["event_at"],
+        company=companies[0] if companies else None,
+        event_type=m["event_type"],
+        chips=frozenset(x.casefold() for x in json.loads(m["chips"] or "[]")),
+        counterparties=frozenset(x.casefold() for x in json.loads(m["counterparties"] or "[]")),
     )
 
 
@@ -595,6 +610,41 @@ class Store:
                     sa.update(articles)
                     .where(articles.c.article_id == article_id, articles.c.story_id.is_(None))
                     .values(story_id=story_id, minhash=minhash)
+                )
+
+    def relevant_event_facts(self, since: datetime) -> list[EventFacts]:
+        """Facts of relevant, story-grouped articles with an event time since ``since``."""
+        a, c = articles.c, classifications.c
+        q = (
+            sa.select(
+                a.article_id, a.story_id, a.event_at, c.companies, c.event_type, c.chips, c.counterparties
+            )
+            .select_from(articles.join(classifications, a.article_id == c.article_id))
+            .where(c.relevant.is_(True), a.story_id.is_not(None), a.event_at >= since)
+        )
+        with self.engine.connect() as conn:
+            return [_facts_from_row(r) for r in conn.execute(q)]
+
+    def alerted_story_ids(self, story_ids: Sequence[str]) -> set[str]:
+        """Those of ``story_ids`` that already have an alert posted (or being posted)."""
+        out: set[str] = set()
+        c = alert_ledger.c
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(story_ids))):
+                q = (
+                    sa.select(c.story_id)
+                    .where(c.story_id.in_(chunk), c.state.in_([POSTED, POSTING]))
+                    .distinct()
+                )
+                out.update(s for s in conn.execute(q).scalars() if s)
+        return out
+
+    def move_to_story(self, moves: dict[str, str]) -> None:
+        """Put articles into another (earlier) story; used before they are alerted."""
+        with self.engine.begin() as conn:
+            for article_id, story_id in moves.items():
+                conn.execute(
+                    sa.update(articles).where(articles.c.article_id == article_id).values(story_id=story_id)
                 )
 
     # --- classifications ---------------------------------------------------------------------------

@@ -14,6 +14,8 @@ import re
 import struct
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
@@ -232,3 +234,52 @@ class StoryGrouper:
             if similarity >= self.threshold and (best is None or similarity > best[0]):
                 best = (similarity, key)
         return story_of[best[1]] if best else None
+
+
+# --- grouping by event --------------------------------------------------------------------------------
+# MinHash finds copies and light edits. Two outlets writing the same news independently — often in
+# different languages — share no shingles but the same facts: who did it, what kind of event, which chip
+# or partner. Relevant articles are merged on those facts, within a short time.
+
+EVENT_MERGE_WINDOW = timedelta(hours=72)
+EVENT_MERGE_WINDOW_NO_NAMES = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """The extracted facts of a relevant article, for grouping by event."""
+
+    article_id: str
+    story_id: str
+    event_at: datetime
+    company: str | None
+    event_type: str | None
+    chips: frozenset[str] = frozenset()
+    counterparties: frozenset[str] = frozenset()
+
+
+def _same_event(a: EventFacts, b: EventFacts) -> bool:
+    if not a.company or a.company != b.company or a.event_type != b.event_type:
+        return False
+    gap = abs(a.event_at - b.event_at)
+    if (a.chips & b.chips) or (a.counterparties & b.counterparties):
+        return gap <= EVENT_MERGE_WINDOW
+    # Neither names a chip or a partner: only same-day reports of the same company and event type.
+    named = a.chips or b.chips or a.counterparties or b.counterparties
+    return not named and gap <= EVENT_MERGE_WINDOW_NO_NAMES
+
+
+def merge_by_event(new: Sequence[EventFacts], recent: Sequence[EventFacts]) -> dict[str, str]:
+    """``{article_id: story_id}`` for new articles that report the same event as an earlier story.
+
+    The earliest matching story wins, so every report of an event lands in the thread of its first one.
+    Deterministic for the same input.
+    """
+    pool = sorted(recent, key=lambda f: (f.event_at, f.article_id))
+    moves: dict[str, str] = {}
+    for facts in sorted(new, key=lambda f: (f.event_at, f.article_id)):
+        match = next((f for f in pool if f.story_id != facts.story_id and _same_event(facts, f)), None)
+        if match is not None:
+            moves[facts.article_id] = match.story_id
+        pool.append(replace(facts, story_id=match.story_id) if match is not None else facts)
+    return moves

@@ -15,7 +15,12 @@ END = START + timedelta(minutes=15)
 
 @pytest.mark.parametrize(
     ("raw", "name"),
-    [("scheduled", "scheduled"), ("backfill", "backfill"), ("manual", "manual"), ("asset_triggered", "other")],
+    [
+        ("scheduled", "scheduled"),
+        ("backfill", "backfill"),
+        ("manual", "manual"),
+        ("asset_triggered", "other"),
+    ],
 )
 def test_run_type_names(raw: str, name: str) -> None:
     assert run_type_name(raw) == name
@@ -43,10 +48,14 @@ def test_manual_run_params_define_the_window() -> None:
 
 
 def test_manual_run_without_params_or_interval_takes_the_last_15_minutes() -> None:
-    run = resolve_run(run_id="m", run_type="manual", data_interval_start=None, data_interval_end=None, run_after=END)
+    run = resolve_run(
+        run_id="m", run_type="manual", data_interval_start=None, data_interval_end=None, run_after=END
+    )
     assert (run.window_start, run.window_end) == (START, END)
     # a zero-length interval (CronTriggerTimetable-style) also falls back to 15 minutes
-    run = resolve_run(run_id="m", run_type="manual", data_interval_start=END, data_interval_end=END, run_after=END)
+    run = resolve_run(
+        run_id="m", run_type="manual", data_interval_start=END, data_interval_end=END, run_after=END
+    )
     assert run.window_start == START
 
 
@@ -62,3 +71,12 @@ def test_bad_params_are_clear_errors(params: dict[str, str], message: str) -> No
     with pytest.raises(ConfigError, match=message):
         resolve_run(run_id="m", run_type="manual", data_interval_start=None, data_interval_end=None,
                     run_after=END, params=params)  # fmt: skip
+
+
+def test_explicit_manual_windows_are_marked_so_late_arrivals_stay_out() -> None:
+    manual = resolve_run(run_id="m", run_type="manual", data_interval_start=None, data_interval_end=None,
+                         run_after=END, params={"since": "2025-09-15T00:00:00Z"})  # fmt: skip
+    assert manual.explicit_window
+    scheduled = resolve_run(run_id="s", run_type="scheduled", data_interval_start=START, data_interval_end=END,
+                            run_after=END, params={"since": "2025-09-15T00:00:00Z"})  # fmt: skip
+    assert not scheduled.explicit_window

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from pipeline.models import Article
-from pipeline.stories import SIGNATURE_VERSION, StoryGrouper, normalise_title, shingles
+from pipeline.stories import (
+    SIGNATURE_VERSION,
+    EventFacts,
+    StoryGrouper,
+    merge_by_event,
+    normalise_title,
+    shingles,
+)
 
 T0 = datetime(2025, 9, 15, 8, 0, tzinfo=UTC)
 
@@ -289,3 +296,50 @@ def test_signatures_are_cheap() -> None:
         grouper.signature(title, text, "en")
     elapsed = time.perf_counter() - start
     assert elapsed < 2.0, f"1000 signatures took {elapsed:.2f}s"
+
+
+# --- grouping by event ------------------------------------------------------------------------------
+
+T = datetime(2025, 9, 15, 8, 0, tzinfo=UTC)
+
+
+def facts(
+    aid: str,
+    story: str,
+    hours: float,
+    *,
+    company: str | None = "OpenAI",
+    event: str = "self_development",
+    chips: tuple[str, ...] = (),
+    cps: tuple[str, ...] = (),
+) -> EventFacts:
+    return EventFacts(
+        aid, story, T + timedelta(hours=hours), company, event, frozenset(chips), frozenset(cps)
+    )
+
+
+def test_reports_of_one_event_in_other_words_join_the_first_story() -> None:
+    first = facts("a", "s-a", 0, cps=("broadcom",))
+    second = facts("b", "s-b", 5, cps=("broadcom", "tsmc"))
+    assert merge_by_event([second], [first]) == {"b": "s-a"}
+    # two new reports in one run: the later joins the earlier
+    assert merge_by_event([second, first], []) == {"b": "s-a"}
+
+
+def test_same_day_reports_without_names_merge_but_not_across_days() -> None:
+    zh = facts("zh", "s-zh", 0, company="Alibaba")
+    en = facts("en", "s-en", 3, company="Alibaba")
+    assert merge_by_event([en], [zh]) == {"en": "s-zh"}
+    assert merge_by_event([facts("en", "s-en", 30, company="Alibaba")], [zh]) == {}
+
+
+def test_different_facts_stay_apart() -> None:
+    base = facts("a", "s-a", 0, chips=("tpu v7 ironwood",))
+    assert merge_by_event([facts("b", "s-b", 1, company="Google", chips=("tpu v7 ironwood",))], [base]) == {}
+    assert (
+        merge_by_event([facts("b", "s-b", 1, event="chip_investment", chips=("tpu v7 ironwood",))], [base])
+        == {}
+    )
+    assert merge_by_event([facts("b", "s-b", 1, chips=("trainium2",))], [base]) == {}
+    assert merge_by_event([facts("b", "s-b", 100, chips=("tpu v7 ironwood",))], [base]) == {}
+    assert merge_by_event([facts("b", "s-b", 1, company=None)], [facts("a", "s-a", 0, company=None)]) == {}
