@@ -11,15 +11,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
+from support.environment import create_pg_database, drop_pg_database, pg_skip_reason, settings_env
 
 from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.store import Store, metadata, open_store
+
+__all__ = ["create_pg_database", "drop_pg_database", "settings_env"]
 
 # Airflow reads its configuration when first imported: point it at a private, throw-away home before
 # any test imports it, so a developer's own AIRFLOW_HOME is never touched.
@@ -48,54 +49,19 @@ def airflow_db() -> Path:
     marker = AIRFLOW_TEST_HOME / ".migrated"
     if not marker.exists():
         subprocess.run(
-            [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ.copy()
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            check=True,
+            capture_output=True,
+            env=os.environ.copy(),
         )
         marker.touch()
     return AIRFLOW_TEST_HOME
 
 
-PG_ADMIN_URL = os.environ.get("NEWS_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-
-_pg_skip_reason: str | None = None
-
-
-def _pg_reachable() -> str | None:
-    """None when the PostgreSQL server answers, else the reason to skip."""
-    global _pg_skip_reason
-    if _pg_skip_reason is None:
-        try:
-            engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-            with engine.connect() as conn:
-                conn.execute(sa.text("select 1"))
-            engine.dispose()
-            _pg_skip_reason = ""
-        except Exception as e:
-            _pg_skip_reason = f"PostgreSQL not reachable at {PG_ADMIN_URL} ({type(e).__name__}: {str(e)[:120]})"
-    return _pg_skip_reason or None
-
-
-def create_pg_database(prefix: str = "chipnews_test") -> str:
-    """Create a fresh database on the test server; return its URL."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_pg_database(url: str) -> None:
-    name = sa.engine.make_url(url).database
-    engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A throw-away PostgreSQL database for this test session."""
-    reason = _pg_reachable()
+    reason = pg_skip_reason()
     if reason:
         pytest.skip(reason)
     url = create_pg_database()
@@ -129,20 +95,29 @@ def any_store(request: pytest.FixtureRequest) -> Store:
     return request.getfixturevalue(name)  # type: ignore[no-any-return]
 
 
-def settings_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
-    """Environment for Settings.from_env with every path under tmp_path (config from the repo)."""
-    env = {
-        "NEWS_HOME": str(tmp_path),
-        "NEWS_DB_URL": f"sqlite:///{tmp_path}/news.db",
-        "NEWS_FEEDS_FILE": str(PROJECT_ROOT / "config" / "feeds.sample.yaml"),
-        "NEWS_WATCHLIST_FILE": str(PROJECT_ROOT / "config" / "watchlist.yaml"),
-        "NEWS_ROUTING_FILE": str(PROJECT_ROOT / "config" / "routing.yaml"),
-        "NEWS_DRY_RUN_FILE": str(tmp_path / "dry-run.jsonl"),
-        "NEWS_MODEL_DIR": str(tmp_path / "models"),
-        "NEWS_SLACK_CHANNEL": "#chip-alerts",
-    }
-    env.update(overrides)
-    return env
+@pytest.fixture(scope="session")
+def trained_model_dir() -> Path:
+    """A model trained on data/train, promoted in its own folder; cached under var/test-cache by the hash
+    of the training data and the code that shapes the model, so a session trains at most once."""
+    import hashlib
+
+    from pipeline.dataset import DEFAULT_TRAIN_GLOB
+    from pipeline.training import train_and_save
+
+    paths = sorted(PROJECT_ROOT.glob(DEFAULT_TRAIN_GLOB))
+    digest = hashlib.sha256()
+    for path in [
+        *paths,
+        *sorted((PROJECT_ROOT / "pipeline").glob("*.py")),
+        PROJECT_ROOT / "config" / "watchlist.yaml",
+    ]:
+        digest.update(path.name.encode() + path.read_bytes())
+    model_dir = PROJECT_ROOT / "var" / "test-cache" / f"model-{digest.hexdigest()[:16]}"
+    if not (model_dir / ".complete").exists():
+        shutil.rmtree(model_dir, ignore_errors=True)
+        train_and_save(train_paths=paths, model_dir=model_dir, store=None)
+        (model_dir / ".complete").touch()
+    return model_dir
 
 
 @pytest.fixture

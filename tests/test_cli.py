@@ -10,7 +10,18 @@ import pytest
 
 from pipeline.cli import build_parser, main, parse_when
 
-COMMANDS = ["run", "classify", "train", "evaluate", "feeds", "articles", "models", "migrate", "digest", "serve-samples"]
+COMMANDS = [
+    "run",
+    "classify",
+    "train",
+    "evaluate",
+    "feeds",
+    "articles",
+    "models",
+    "migrate",
+    "digest",
+    "serve-samples",
+]
 
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -22,7 +33,9 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_module_entry_point_help() -> None:
-    out = subprocess.run([sys.executable, "-m", "pipeline", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--help"], capture_output=True, text=True, check=True
+    )
     for command in COMMANDS:
         assert command in out.stdout
 
