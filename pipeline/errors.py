@@ -69,6 +69,16 @@ class ModelError(NewsMonitorError):
     """The classifier model is missing, untrusted or incompatible."""
 
 
+class DatasetError(NewsMonitorError):
+    """A labelled data file is unreadable or has an invalid line; the message names ``file:line``."""
+
+    def __init__(self, message: str, *, path: str, line: int | None = None) -> None:
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.line = line
+
+
 class SlackError(NewsMonitorError):
     """Posting to Slack failed."""
 
