@@ -279,6 +279,16 @@ _CUSTOMER_RX = re.compile(
 _CHIP_FUND_RX = re.compile(
     r"(?:集成电路|半导体|半導體|芯片|晶片|semiconductor|chip)[^。.;；,，]{0,12}(?:基金|fund)"
 )
+# An own chip named as a device's spec ("running on a Kirin 9020", "搭载麒麟9020") in a device story: the
+# news is the phone or laptop, the chip at most a mention.
+_CHIP_AS_SPEC_RX = re.compile(
+    rf"(?:running on|runs on|run on|powered by|equipped with|built around|uses the|use the|spec sheet lists|"
+    rf"moves to|搭载|搭載|配备|配備|采用|採用|内置|內建)\s?(?:the |a |an |its |new )?[^{_ACTOR_MARKS}。.;；]{{0,12}}{MARK_CHIP}"
+)
+_DEVICE_RX = re.compile(
+    r"smartphone|phone|tablet|laptop|notebook|macbook|ipad|iphone|pixel|galaxy|watch|tri-fold|foldable|"
+    r"手机|手機|平板|笔记本|筆電|折叠屏|折疊|三折|手表|手錶|新机|新機"
+)
 _DIGEST_RX = re.compile(r"周报|周刊|日报|早报|晚报|早参|盘点|速览|roundup|digest|weekly|newsletter|briefing")
 _CHIP_TARGET_RX = re.compile(
     r"芯片|晶片|半导体|半導體|集成电路|积体电路|晶圆|光刻|封测|封装|碳化硅|氮化镓|射频|滤波器|功率器件|"
@@ -407,6 +417,19 @@ _CHIP_SIGNAL_RX = re.compile(
     r"tape[sd]?[- ]?out|fabs?|sensors?|lithography|eda|sic|gan|substrates?|lasers?|photonics?)(?![a-z])",
     re.IGNORECASE,
 )
+
+
+def chip_only_as_device_spec(text: str) -> bool:
+    """A device story (phone, laptop ...) naming the company's own chip only as a spec, with no word of
+    in-house chip work: the guide's "phones where the chip is at most a mention"."""
+    lowered = text.lower()
+    title = lowered[: _title_end(lowered)]
+    if MARK_CHIP in title or not _DEVICE_RX.search(title) or not _CHIP_AS_SPEC_RX.search(lowered):
+        return False
+    hits = _cue_hits(lowered)
+    if any(cue == "chip_word" and at < len(title) for cue, at in hits):
+        return False  # the headline is about a chip
+    return not any(cue == "self_dev" for cue, _ in hits)
 
 
 def has_chip_signal(text: str) -> bool:
@@ -677,6 +700,8 @@ class NewsClassifier:
             if not analysis.extraction.companies or not has_chip_signal(texts_by_index[i]):
                 # The definition needs a watch-list company and chips: without either, never relevant.
                 # (The model, trained on chip-news negatives, cannot know that on its own.)
+                probability = min(probability, self.threshold * 0.5)
+            elif chip_only_as_device_spec(texts_by_index[i]):
                 probability = min(probability, self.threshold * 0.5)
             out.append(
                 Prediction(

@@ -171,7 +171,11 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         f"trained {result.version} on {len(paths)} files (data {result.data_hash[:12]}), threshold {result.threshold:.3f}"
     )
     print(json.dumps(result.metrics, indent=2, default=str))
-    print(f"saved to {result.path}" + ("" if args.no_promote else " and promoted"))
+    print(f"saved to {result.path}")
+    if args.no_promote:
+        print("not promoted (--no-promote)")
+    else:
+        print(("promoted: " if result.promoted else "NOT promoted: ") + result.gate_reason)
     return 0
 
 

@@ -209,3 +209,20 @@ def test_chip_signal() -> None:
     assert has_chip_signal(f"{MARK_CHIPCO} raises money")
     assert not has_chip_signal("⒝ opens a Chipotle outlet in its campus")
     assert not has_chip_signal("⒝ reports record advertising revenue")
+
+
+def test_an_own_chip_named_only_as_a_device_spec_is_not_the_news(watchlist: Watchlist) -> None:
+    from pipeline.classifier import chip_only_as_device_spec, model_text
+    from pipeline.extract import analyze
+
+    wl = watchlist
+
+    def spec_only(title: str, summary: str) -> bool:
+        return chip_only_as_device_spec(model_text(analyze(title, summary, language=None, watchlist=wl)))
+
+    assert spec_only("Google's new Pixel phone adds a brighter screen", "The phone runs on the Tensor G4.")
+    assert spec_only("苹果新款平板开售", "新机搭载M4芯片，起售价7999元。")
+    # the chip is the headline, or the text is about designing it: not a spec mention
+    assert not spec_only("Google previews Tensor chip for Pixel phones", "The phone runs on the Tensor G4.")
+    assert not spec_only("Apple's new iPhone", "It runs on the A19, which Apple designs in-house.")
+    assert not spec_only("Huawei unveils Ascend 950 roadmap", "Huawei's Ascend chips power its clusters.")

@@ -55,6 +55,8 @@ def env(
             NEWS_ALLOW_HOSTS=f"127.0.0.1:{port}",
             NEWS_MODEL_DIR=str(trained_model_dir),
             NEWS_SLACK_CHANNEL=CHANNEL,
+            # above the sample day's story count, so each story gets its own parent (no run digest)
+            NEWS_DIGEST_THRESHOLD="50",
         )
         for key, value in values.items():
             monkeypatch.setenv(key, value)
@@ -93,8 +95,15 @@ def test_news_monitor_alerts_each_relevant_sample_story_once(env: tuple[Settings
     for item in relevant:
         keys.setdefault(item["story_key"], []).append(item)
     for group in (g for g in keys.values() if len(g) > 1):
-        parents = [m for item in group for m in _mentions(messages, item) if not m.get("thread_ts")]
+        found = list({m["ts"]: m for item in group for m in _mentions(messages, item)}.values())
+        parents = [m for m in found if not m.get("thread_ts")]
         assert len(parents) == 1, f"story {group[0]['story_key']} should have one parent message"
+        urls = {item["url"].split("?")[0] for item in group}
+        if (
+            len(urls) > 1
+        ):  # other sources go into its thread (the same URL under tracking params is one article)
+            replies = [m for m in found if m.get("thread_ts")]
+            assert len(replies) == len(urls) - 1 and all(m["thread_ts"] == parents[0]["ts"] for m in replies)
 
     # Running the same window again (a re-run, or a retry of the alert task) posts nothing new.
     count = len(slack.messages)
