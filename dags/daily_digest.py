@@ -43,9 +43,10 @@ def daily_digest() -> None:
         from chip_news_airflow.hooks import ChipNewsSlackHook
         from pipeline.cycle import get_store
         from pipeline.daily_digest import send_daily_digest
+        from pipeline.runs import as_utc
 
         ctx = get_current_context()
-        now = getattr(ctx["dag_run"], "run_after", None) or pendulum.now("UTC")
+        now = as_utc(getattr(ctx["dag_run"], "run_after", None) or pendulum.now("UTC"))
         hook = ChipNewsSlackHook(settings=Settings.from_env())
         settings = hook.settings()
         return send_daily_digest(get_store(settings.db_url), settings, hook.get_poster(), now=now)

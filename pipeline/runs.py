@@ -28,7 +28,8 @@ def run_type_name(raw: Any) -> str:
     return "other"
 
 
-def _as_utc(value: Any, name: str) -> datetime | None:
+def as_utc(value: Any, name: str = "value") -> datetime | None:
+    """A plain UTC-aware ``datetime`` from a datetime (naive = UTC), pendulum DateTime or ISO string."""
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
@@ -38,7 +39,10 @@ def _as_utc(value: Any, name: str) -> datetime | None:
             dt = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
         except ValueError:
             raise ConfigError(f"param {name}={value!r} is not an ISO 8601 date/time") from None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    # A plain datetime: pendulum's DateTime (Airflow's context) converted with astimezone(UTC) loses its
+    # timezone on arithmetic (``dt - timedelta(...)`` comes back naive).
+    return datetime(dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second, dt.microsecond, tzinfo=UTC)
 
 
 def resolve_run(
@@ -59,18 +63,18 @@ def resolve_run(
     params = params or {}
     kind = run_type_name(run_type)
     explicit = False
-    start = _as_utc(data_interval_start, "data_interval_start")
-    end = _as_utc(data_interval_end, "data_interval_end")
+    start = as_utc(data_interval_start, "data_interval_start")
+    end = as_utc(data_interval_end, "data_interval_end")
     if kind not in {"backfill", "scheduled"}:
-        since = _as_utc(params.get("since"), "since")
-        until = _as_utc(params.get("until"), "until")
+        since = as_utc(params.get("since"), "since")
+        until = as_utc(params.get("until"), "until")
         if since or until:
-            anchor = until or _as_utc(run_after, "run_after") or datetime.now(UTC)
+            anchor = until or as_utc(run_after, "run_after") or datetime.now(UTC)
             start, end = since or anchor - DEFAULT_MANUAL_WINDOW, anchor
             explicit = True
         kind = "manual"
     if start is None or end is None or start == end:
-        anchor = end or _as_utc(run_after, "run_after") or datetime.now(UTC)
+        anchor = end or as_utc(run_after, "run_after") or datetime.now(UTC)
         start, end = anchor - DEFAULT_MANUAL_WINDOW, anchor
     if start >= end:
         raise ConfigError(

@@ -80,3 +80,14 @@ def test_explicit_manual_windows_are_marked_so_late_arrivals_stay_out() -> None:
     scheduled = resolve_run(run_id="s", run_type="scheduled", data_interval_start=START, data_interval_end=END,
                             run_after=END, params={"since": "2025-09-15T00:00:00Z"})  # fmt: skip
     assert not scheduled.explicit_window
+
+
+def test_airflow_pendulum_datetimes_become_plain_utc_datetimes() -> None:
+    import pendulum
+
+    start = pendulum.datetime(2025, 9, 14, 14, 15, tz="Asia/Shanghai")
+    run = resolve_run(run_id="b", run_type="backfill", data_interval_start=start,
+                      data_interval_end=start.add(minutes=15), run_after=None)  # fmt: skip
+    assert type(run.window_start) is datetime
+    assert run.window_start == datetime(2025, 9, 14, 6, 15, tzinfo=UTC)
+    assert (run.window_start - timedelta(hours=48)).tzinfo is not None

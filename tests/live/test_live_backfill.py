@@ -79,7 +79,12 @@ def _backfill(c: AirflowCluster, reprocess: str) -> dict[str, Any]:
         assert not failed, f"backfill runs failed: {failed}\n{c.logs()}"
         return False
 
-    wait_for(finished, timeout=300, interval=3, what=f"backfill ({reprocess}) to complete")
+    try:
+        wait_for(finished, timeout=300, interval=3, what=f"backfill ({reprocess}) to complete")
+    except TimeoutError as e:
+        runs = c.api("GET", "/dags/news_monitor/dagRuns", params={"limit": 100}).json()
+        states = [(r["dag_run_id"], r["run_type"], r["state"]) for r in runs.get("dag_runs", [])]
+        raise AssertionError(f"{e}\nruns: {states}\n{c.logs()}") from e
     return backfill
 
 
