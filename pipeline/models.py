@@ -173,4 +173,6 @@ class RunInfo:
 
     @property
     def interval_label(self) -> str:
-        return f"{self.window_start:%Y-%m-%d %H:%M}–{self.window_end:%H:%M} UTC"
+        """``2025-09-14 06:00–06:15 UTC``; the end's date is shown when it differs from the start's."""
+        end_format = "%H:%M" if self.window_end.date() == self.window_start.date() else "%Y-%m-%d %H:%M"
+        return f"{self.window_start:%Y-%m-%d %H:%M}–{self.window_end.strftime(end_format)} UTC"

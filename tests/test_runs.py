@@ -91,3 +91,12 @@ def test_airflow_pendulum_datetimes_become_plain_utc_datetimes() -> None:
     assert type(run.window_start) is datetime
     assert run.window_start == datetime(2025, 9, 14, 6, 15, tzinfo=UTC)
     assert (run.window_start - timedelta(hours=48)).tzinfo is not None
+
+
+def test_interval_labels_show_the_end_date_only_when_it_differs() -> None:
+    from pipeline.models import RunInfo
+
+    short = RunInfo(run_id="r", run_type="backfill", window_start=START, window_end=END)
+    assert short.interval_label == "2025-09-15 08:00–08:15 UTC"
+    day = RunInfo(run_id="r", run_type="manual", window_start=START, window_end=START + timedelta(days=1))
+    assert day.interval_label == "2025-09-15 08:00–2025-09-16 08:00 UTC"
