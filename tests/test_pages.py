@@ -25,7 +25,18 @@ from pipeline.pages import (
 )
 
 DATA = Path(__file__).parent / "data" / "pages"
-CORPUS = Path("/work/shared/corpus")
+# The shared corpus beside the clone (shared/corpus), else the team machines' /work/shared/corpus.
+CORPUS = next(
+    (
+        p
+        for p in (
+            Path(__file__).resolve().parents[1].parent / "shared" / "corpus",
+            Path("/work/shared/corpus"),
+        )
+        if p.is_dir()
+    ),
+    Path("/work/shared/corpus"),
+)
 HTML = {"content-type": "text/html"}
 
 # --------------------------------------------------------------------------- needs_page
