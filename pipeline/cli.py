@@ -260,7 +260,8 @@ def _feed_status(enabled: bool, h: Any) -> str:
         return "never"
     if h.consecutive_failures == 0:
         return "ok"
-    if h.backoff_until and h.backoff_until > datetime.now(UTC):
+    # One failure waits only for the next poll; from the second in a row the wait doubles (back-off).
+    if h.consecutive_failures >= 2 and h.backoff_until and h.backoff_until > datetime.now(UTC):
         return "backoff"
     return "failing"
 

@@ -29,8 +29,14 @@ def _feed_from_entry(item: Any, index: int, path: Path) -> FeedSpec:
     if unknown:
         raise ConfigError(f"unknown field(s) {sorted(unknown)}", path=str(path), entry=where)
     for required in ("id", "url", "language"):
-        if not item.get(required):
+        value = item.get(required)
+        if value is None or value == "":
             raise ConfigError(f"missing required field {required!r}", path=str(path), entry=where)
+        if not isinstance(value, str):
+            # YAML reads off/no/yes/on as booleans and 0123 as a number: such a value must be quoted.
+            raise ConfigError(
+                f"{required} must be a string, not {value!r} (quote it in YAML)", path=str(path), entry=where
+            )
     feed_id = str(item["id"])
     if not _ID_RE.match(feed_id):
         raise ConfigError(

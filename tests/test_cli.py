@@ -71,3 +71,47 @@ def test_migrate_and_empty_listings(
     assert "schema at version" in capsys.readouterr().out
     assert main(["articles", "--since", "24h"]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_feed_health_table_states(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.store import open_store
+
+    feeds = f"{tmp_path}/feeds.yaml"
+    with open(feeds, "w", encoding="utf-8") as fh:
+        fh.write(
+            "feeds:\n"
+            "  - {id: good, url: 'https://a.example/rss', language: en}\n"
+            "  - {id: flaky, url: 'https://b.example/rss', language: en}\n"
+            "  - {id: dead, url: 'https://c.example/rss', language: zh}\n"
+            "  - {id: new, url: 'https://d.example/rss', language: en}\n"
+            "  - {id: offline, url: 'https://e.example/rss', language: en, enabled: false}\n"
+        )
+    monkeypatch.setenv("NEWS_DB_URL", f"sqlite:///{tmp_path}/cli.db")
+    monkeypatch.setenv("NEWS_FEEDS_FILE", feeds)
+    store = open_store(f"sqlite:///{tmp_path}/cli.db")
+    now = datetime.now(UTC)
+    later = now + timedelta(hours=1)
+    store.record_feed_result(
+        "good", "https://a.example/rss", ok=True, at=now, status=200, items=7, encoding="utf-8"
+    )
+    store.record_feed_result(
+        "flaky", "https://b.example/rss", ok=False, at=now, status=503, error="HTTP 503", backoff_until=later
+    )
+    for _ in range(3):
+        store.record_feed_result(
+            "dead",
+            "https://c.example/rss",
+            ok=False,
+            at=now,
+            error="HTML page, not a feed",
+            backoff_until=later,
+        )
+    assert main(["feeds"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert " ok " in lines["good"] and "utf-8" in lines["good"]
+    assert " failing " in lines["flaky"] and "HTTP 503" in lines["flaky"]
+    assert " backoff " in lines["dead"] and "HTML page" in lines["dead"]
+    assert " never " in lines["new"] and " disabled " in lines["offline"]
+    assert "5 feeds, 1 ok, 2 failing, 1 never fetched, 1 disabled" in lines["5"]

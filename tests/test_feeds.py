@@ -49,15 +49,21 @@ def test_a_bare_list_is_accepted(tmp_path: Path) -> None:
         ("{id: b, url: 'ftp://b.example/rss', language: en}", "must be an http"),
         ("{id: b, url: 'https://b.example/rss', language: fr}", "language 'fr'"),
         ("{id: B!, url: 'https://b.example/rss', language: en}", "must be lowercase"),
-        ("{id: b, url: 'https://b.example/rss', language: en, enabled: 'yes'}", "enabled must be true or false"),
+        (
+            "{id: b, url: 'https://b.example/rss', language: en, enabled: 'yes'}",
+            "enabled must be true or false",
+        ),
         ("{id: b, url: 'https://b.example/rss', language: en, poll_minutes: 0}", "poll_minutes"),
         ("{id: b, url: 'https://b.example/rss', language: en, colour: red}", "unknown field"),
         ("{id: a, url: 'https://b.example/rss', language: en}", "duplicate id 'a'"),
         ("just a string", "must be a mapping"),
+        ("{id: off, url: 'https://b.example/rss', language: en}", "id must be a string, not False"),
     ],
 )
 def test_bad_entries_are_named(tmp_path: Path, entry: str, message: str) -> None:
-    path = write(tmp_path, f"feeds:\n  - {{id: a, url: 'https://a.example/rss', language: en}}\n  - {entry}\n")
+    path = write(
+        tmp_path, f"feeds:\n  - {{id: a, url: 'https://a.example/rss', language: en}}\n  - {entry}\n"
+    )
     with pytest.raises(ConfigError, match=message) as info:
         load_feeds(path)
     assert str(path) in str(info.value)
