@@ -14,7 +14,9 @@ from pipeline.store import FAILED, PENDING, POSTED, POSTING, SCHEMA_VERSION, Sto
 T0 = datetime(2025, 9, 15, 8, 0, tzinfo=UTC)
 
 
-def make_article(article_id: str, *, event_at: datetime = T0, feed_id: str = "feed-a", **kw: object) -> Article:
+def make_article(
+    article_id: str, *, event_at: datetime = T0, feed_id: str = "feed-a", **kw: object
+) -> Article:
     fields: dict[str, object] = {
         "article_id": article_id,
         "feed_id": feed_id,
@@ -54,10 +56,18 @@ def test_upsert_keeps_first_seen_and_reports_only_new(any_store: Store) -> None:
 
 
 def test_window_and_late_arrivals(any_store: Store) -> None:
-    any_store.upsert_articles([make_article("in", event_at=T0 + timedelta(minutes=5))], seen_at=T0, run_id="r1")
-    any_store.upsert_articles([make_article("edge", event_at=T0 + timedelta(minutes=15))], seen_at=T0, run_id="r1")
-    any_store.upsert_articles([make_article("late", event_at=T0 - timedelta(hours=3))], seen_at=T0, run_id="r1")
-    any_store.upsert_articles([make_article("old", event_at=T0 - timedelta(hours=3))], seen_at=T0, run_id="r0")
+    any_store.upsert_articles(
+        [make_article("in", event_at=T0 + timedelta(minutes=5))], seen_at=T0, run_id="r1"
+    )
+    any_store.upsert_articles(
+        [make_article("edge", event_at=T0 + timedelta(minutes=15))], seen_at=T0, run_id="r1"
+    )
+    any_store.upsert_articles(
+        [make_article("late", event_at=T0 - timedelta(hours=3))], seen_at=T0, run_id="r1"
+    )
+    any_store.upsert_articles(
+        [make_article("old", event_at=T0 - timedelta(hours=3))], seen_at=T0, run_id="r0"
+    )
     window = any_store.articles_in_window(T0, T0 + timedelta(minutes=15))
     assert window == ["in"]
     late = any_store.late_arrivals("r1", event_after=T0 - timedelta(hours=48), event_before=T0)
@@ -88,7 +98,9 @@ def test_classifications_round_trip(any_store: Store) -> None:
 
 
 def test_alert_claim_is_exclusive_and_states_move_forward(any_store: Store) -> None:
-    assert any_store.ensure_alerts([{"alert_id": "x", "channel": "#c", "kind": "story", "payload": {"k": 1}}]) == ["x"]
+    assert any_store.ensure_alerts(
+        [{"alert_id": "x", "channel": "#c", "kind": "story", "payload": {"k": 1}}]
+    ) == ["x"]
     assert any_store.ensure_alerts([{"alert_id": "x", "channel": "#c", "kind": "story"}]) == []
     claimed = any_store.claim_alert("x", "t1", stale_after=timedelta(minutes=5))
     assert claimed is not None and claimed.state == POSTING and claimed.attempts == 1
@@ -131,10 +143,20 @@ def test_concurrent_claims_have_one_winner(any_store: Store) -> None:
 
 def test_feed_health_counts_failures_and_resets(any_store: Store) -> None:
     any_store.record_feed_result("f", "https://f.example/rss", ok=False, at=T0, status=500, error="HTTP 500")
-    h = any_store.record_feed_result("f", "https://f.example/rss", ok=False, at=T0, status=None, error="timeout")
+    h = any_store.record_feed_result(
+        "f", "https://f.example/rss", ok=False, at=T0, status=None, error="timeout"
+    )
     assert h.consecutive_failures == 2 and h.last_error == "timeout"
     h = any_store.record_feed_result(
-        "f", "https://f.example/rss", ok=True, at=T0, status=200, items=5, new_items=5, etag='"e1"', encoding="gb18030"
+        "f",
+        "https://f.example/rss",
+        ok=True,
+        at=T0,
+        status=200,
+        items=5,
+        new_items=5,
+        etag='"e1"',
+        encoding="gb18030",
     )
     assert h.consecutive_failures == 0 and h.etag == '"e1"' and h.items_seen == 5
     health = any_store.feed_health()["f"]
@@ -154,7 +176,7 @@ def test_model_registry_promotion(any_store: Store) -> None:
 
 def test_naive_datetimes_are_refused(sqlite_store: Store) -> None:
     with pytest.raises(Exception, match="naive datetime"):
-        sqlite_store.upsert_articles([make_article("n", event_at=datetime(2025, 1, 1))], seen_at=T0)  # noqa: DTZ001
+        sqlite_store.upsert_articles([make_article("n", event_at=datetime(2025, 1, 1))], seen_at=T0)
 
 
 def test_sqlite_folder_is_created(tmp_path: object) -> None:
