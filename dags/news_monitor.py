@@ -148,13 +148,21 @@ def news_monitor() -> None:
     @task(pool="slack_api")
     def alert(classified: dict) -> dict:
         """Post the relevant articles to Slack (dry-run file without a token), exactly once."""
+        from airflow.sdk.exceptions import AirflowFailException
+
         from chip_news_airflow.hooks import ChipNewsSlackHook
         from pipeline.cycle import alert_articles
+        from pipeline.errors import SlackConfigError
 
         run, params = _run_info()
         hook = ChipNewsSlackHook(settings=Settings.from_env())
         settings = hook.settings(dry_run=bool(params.get("dry_run")))
-        return alert_articles(settings, run, classified["relevant_ids"])
+        try:
+            return alert_articles(settings, run, classified["relevant_ids"])
+        except SlackConfigError as e:
+            # An operator must fix this (token, channel, invitation): retrying now would not help; the
+            # alerts stay in the ledger and go out on the first run after the fix.
+            raise AirflowFailException(str(e)) from e
 
     fetched = fetch.expand(shard=plan())
     stored = store()
