@@ -179,7 +179,7 @@ def test_real_not_in_channel_and_wrong_token(slack: FakeSlack, clock: FakeClock)
     slack.add_channel("#private", member=False)
     with pytest.raises(SlackConfigError, match="invite the bot to #private"):
         _poster(slack, clock).post_message(_payload(channel="#private"))
-    client = make_client("xoxp-user-token", base_url=slack.base_url, sleep=clock.sleep)
+    client = make_client("xoxp-test", base_url=slack.base_url, sleep=clock.sleep)
     with pytest.raises(SlackConfigError, match="invalid_auth"):
         WebApiPoster(client, pacer=ChannelPacer(sleep=clock.sleep)).post_message(_payload())
 
