@@ -55,7 +55,8 @@ def select_feeds(settings: Settings, feed_ids: Sequence[str] | None = None) -> l
 
 
 def plan_shards(settings: Settings, feed_ids: Sequence[str] | None = None) -> list[list[str]]:
-    """Feed-id shards for the mapped fetch tasks."""
+    """Feed-id shards for the mapped fetch tasks (the store is migrated here, before they fan out)."""
+    get_store(settings.db_url)
     feeds = select_feeds(settings, feed_ids)
     shards = shard_feeds(feeds, settings.feed_shard_size)
     log.info("%d feeds in %d shards of up to %d", len(feeds), len(shards), settings.feed_shard_size)

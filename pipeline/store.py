@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -341,29 +342,39 @@ class Store:
 
     def migrate(self) -> int:
         """Create or upgrade the schema; return the schema version. Safe to call concurrently."""
-        try:
-            with self.engine.begin() as conn:
-                metadata.create_all(conn, checkfirst=True)
-                current = conn.execute(sa.select(schema_info.c.version).where(schema_info.c.id == 1)).scalar()
-                if current is None:
-                    self._upsert(
-                        conn,
-                        schema_info,
-                        [{"id": 1, "version": SCHEMA_VERSION, "migrated_at": utcnow()}],
-                        ["id"],
-                        ["version", "migrated_at"],
-                    )
-                elif current > SCHEMA_VERSION:
-                    raise StoreError(
-                        f"store schema version {current} is newer than this code ({SCHEMA_VERSION}); "
-                        "upgrade the code"
-                    )
-        except sa.exc.OperationalError as e:
-            raise StoreError(f"cannot reach store {_redact(self.url)}: {e.orig}") from e
-        except sa.exc.IntegrityError:
-            # Another process created the schema at the same moment; its result is ours.
-            log.debug("concurrent migration detected; schema already created")
+        attempts = 5
+        for attempt in range(1, attempts + 1):
+            try:
+                self._migrate_once()
+                break
+            except (sa.exc.IntegrityError, sa.exc.ProgrammingError, sa.exc.OperationalError) as e:
+                # Another process created the same table at the same moment: its result is ours.
+                concurrent = isinstance(e, sa.exc.IntegrityError) or "already exists" in str(e).lower()
+                if attempt < attempts and concurrent:
+                    log.debug("concurrent migration detected (%s); checking again", type(e).__name__)
+                    time.sleep(0.05 * attempt)
+                    continue
+                if isinstance(e, sa.exc.OperationalError):
+                    raise StoreError(f"cannot reach store {_redact(self.url)}: {e.orig}") from e
+                raise
         return SCHEMA_VERSION
+
+    def _migrate_once(self) -> None:
+        with self.engine.begin() as conn:
+            metadata.create_all(conn, checkfirst=True)
+            current = conn.execute(sa.select(schema_info.c.version).where(schema_info.c.id == 1)).scalar()
+            if current is None:
+                self._upsert(
+                    conn,
+                    schema_info,
+                    [{"id": 1, "version": SCHEMA_VERSION, "migrated_at": utcnow()}],
+                    ["id"],
+                    ["version", "migrated_at"],
+                )
+            elif current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"store schema version {current} is newer than this code ({SCHEMA_VERSION}); upgrade the code"
+                )
 
     def dispose(self) -> None:
         self.engine.dispose()

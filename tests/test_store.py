@@ -186,3 +186,31 @@ def test_sqlite_folder_is_created(tmp_path: object) -> None:
     store = open_store(f"sqlite:///{path}")
     assert path.exists()
     store.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_concurrent_first_migrations_all_succeed(
+    tmp_path: object, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """Mapped tasks starting together on a fresh store: every one migrates, none fails."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path}/race.db" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    for _ in range(3):
+        stores = [Store(url) for _ in range(6)]
+        with stores[0].begin() as conn:  # start from an empty database
+            for table in (
+                "alert_ledger",
+                "articles",
+                "classifications",
+                "feed_state",
+                "model_registry",
+                "schema_info",
+            ):
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+        with ThreadPoolExecutor(6) as pool:
+            assert list(pool.map(lambda s: s.migrate(), stores)) == [SCHEMA_VERSION] * 6
+        for s in stores:
+            s.dispose()
