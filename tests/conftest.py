@@ -33,8 +33,10 @@ os.environ.update({
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_TEST_HOME}/airflow.db",
     "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(AIRFLOW_TEST_HOME / "logs"),
 })  # fmt: skip
+# The developer's own settings must not leak into tests (NEWS_TEST_* configure the test run itself).
 for _name in [k for k in os.environ if k.startswith(("NEWS_", "SLACK_", "AIRFLOW_CONN_", "AIRFLOW_VAR_"))]:
-    del os.environ[_name]
+    if not _name.startswith("NEWS_TEST_"):
+        del os.environ[_name]
 if str(PROJECT_ROOT / "plugins") not in sys.path:
     sys.path.append(str(PROJECT_ROOT / "plugins"))
 

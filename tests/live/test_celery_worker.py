@@ -9,6 +9,7 @@ executed each task, and the alert task's result (XCom) shows it did its work.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -23,17 +24,18 @@ from live.cluster import AirflowCluster, wait_for
 
 pytestmark = [pytest.mark.live, pytest.mark.postgres]
 
-REDIS = ("127.0.0.1", 6379)
+# The Celery broker for the test: NEWS_TEST_REDIS (host:port), default the local Redis.
+REDIS_HOST, _, REDIS_PORT = os.environ.get("NEWS_TEST_REDIS", "127.0.0.1:6379").rpartition(":")
 
 
 def _redis_reason() -> str | None:
     try:
-        with socket.create_connection(REDIS, timeout=2) as s:
+        with socket.create_connection((REDIS_HOST, int(REDIS_PORT)), timeout=2) as s:
             s.sendall(b"PING\r\n")
             if not s.recv(16).startswith(b"+PONG"):
-                return "Redis at 127.0.0.1:6379 did not answer PING"
+                return f"Redis at {REDIS_HOST}:{REDIS_PORT} did not answer PING"
     except OSError as e:
-        return f"Redis not reachable at 127.0.0.1:6379 ({e})"
+        return f"Redis not reachable at {REDIS_HOST}:{REDIS_PORT} ({e})"
     return None
 
 
@@ -46,7 +48,7 @@ def celery_cluster(tmp_path: Path, archived_samples: dict[str, str]) -> Iterator
     result_backend = "db+" + sa.engine.make_url(metadata_url).render_as_string(hide_password=False)
     queue = f"chipnews-test-{uuid.uuid4().hex[:8]}"
     env = dict(archived_samples) | {
-        "AIRFLOW__CELERY__BROKER_URL": "redis://127.0.0.1:6379/7",
+        "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/7",
         "AIRFLOW__CELERY__RESULT_BACKEND": result_backend,
         "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",

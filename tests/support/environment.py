@@ -23,7 +23,8 @@ def pg_skip_reason() -> str | None:
             conn.execute(sa.text("select 1"))
         engine.dispose()
     except Exception as e:
-        return f"PostgreSQL not reachable at {PG_ADMIN_URL} ({type(e).__name__}: {str(e)[:120]})"
+        first_line = " ".join(str(getattr(e, "orig", e)).split())[:160]
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL} ({type(e).__name__}: {first_line})"
     return None
 
 
