@@ -22,21 +22,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.corpus import corpus_root
 from pipeline.encoding import decode_document
 from pipeline.pages import extract_main_text_bare, extract_main_text_soup, extract_main_text_trafilatura
 
-# The shared corpus beside the clone (shared/corpus), else the team machines' /work/shared/corpus.
-CORPUS = next(
-    (
-        p
-        for p in (
-            Path(__file__).resolve().parents[1].parent / "shared" / "corpus",
-            Path("/work/shared/corpus"),
-        )
-        if p.is_dir()
-    ),
-    Path("/work/shared/corpus"),
-)
+CORPUS = corpus_root() or Path("/work/shared/corpus")
 # Kana and CJK ideographs: one token per character, since these scripts do not separate words.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN_RE = re.compile(f"[{_CJK}]|[^\\W{_CJK}]+")

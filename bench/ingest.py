@@ -30,25 +30,24 @@ if __package__ in (None, ""):
 
 import feedparser
 
+from bench.corpus import CANDIDATES, corpus_root
 from pipeline.feedparse import parse_feed
 from pipeline.http import HttpClient
 from pipeline.ingest import FeedIngester, entries_to_articles
 from pipeline.models import FeedSpec
-from pipeline.settings import PROJECT_ROOT, Settings
+from pipeline.settings import Settings
 from pipeline.store import open_store
 
-CANDIDATES = [PROJECT_ROOT.parent / "shared" / "corpus" / "feeds", Path("/work/shared/corpus/feeds")]
 _LINK_RX = re.compile(
     rb"(<link>|<guid[^>]*>|<id>)(https?://[^<]+)(</link>|</guid>|</id>)|(<link[^>]*href=\")(https?://[^\"]+)(\")"
 )
 
 
 def corpus_feeds() -> list[tuple[str, bytes]]:
-    for folder in CANDIDATES:
-        if folder.is_dir():
-            files = sorted(p for p in folder.iterdir() if p.is_file())
-            return [(p.name, p.read_bytes()) for p in files]
-    raise SystemExit(f"no feed corpus found in {[str(c) for c in CANDIDATES]}")
+    root = corpus_root()
+    if root is None or not (root / "feeds").is_dir():
+        raise SystemExit(f"no feed corpus found in {[str(c) for c in CANDIDATES]}")
+    return [(p.name, p.read_bytes()) for p in sorted((root / "feeds").iterdir()) if p.is_file()]
 
 
 def unique_copy(body: bytes, n: int) -> bytes:

@@ -23,19 +23,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.corpus import corpus_root  # noqa: E402
 from pipeline.feedparse import parse_feed  # noqa: E402
 from pipeline.models import ParsedFeed  # noqa: E402
 
 FEEDS_DATA = ROOT / "tests" / "data" / "feeds"
 EXPECTED = FEEDS_DATA / "expected"
-CORPUS_CANDIDATES = (ROOT.parent / "shared" / "corpus" / "feeds", Path("/work/shared/corpus/feeds"))
 # The Chinese feeds of the corpus; the others are read as English (naive times are UTC).
 CHINESE_FEEDS = frozenset({"rss2email__bbc-chinese.atom", "feeder__rss_geekpark.xml", "rsparser__kc0011.rss"})
 
 
 def corpus_dir() -> Path | None:
     """The shared corpus's feed folder, wherever this checkout sits beside ``shared/``."""
-    return next((path for path in CORPUS_CANDIDATES if path.is_dir()), None)
+    root = corpus_root()
+    return root / "feeds" if root is not None and (root / "feeds").is_dir() else None
 
 
 def feed_url(name: str) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.corpus import corpus_root
 from pipeline import pages
 from pipeline.models import PageContent
 from pipeline.pages import (
@@ -25,18 +26,7 @@ from pipeline.pages import (
 )
 
 DATA = Path(__file__).parent / "data" / "pages"
-# The shared corpus beside the clone (shared/corpus), else the team machines' /work/shared/corpus.
-CORPUS = next(
-    (
-        p
-        for p in (
-            Path(__file__).resolve().parents[1].parent / "shared" / "corpus",
-            Path("/work/shared/corpus"),
-        )
-        if p.is_dir()
-    ),
-    Path("/work/shared/corpus"),
-)
+CORPUS = corpus_root() or Path("/work/shared/corpus")
 HTML = {"content-type": "text/html"}
 
 # --------------------------------------------------------------------------- needs_page
