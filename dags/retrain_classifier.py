@@ -26,9 +26,9 @@ SETTINGS = Settings.from_env()
 
 
 def _train_paths(settings: Settings) -> list:
-    from pipeline.dataset import DEFAULT_TRAIN_GLOB
+    from pipeline.dataset import resolve_train_paths
 
-    return sorted(settings.home.glob(DEFAULT_TRAIN_GLOB))
+    return resolve_train_paths(settings.home)
 
 
 @dag(

@@ -345,14 +345,13 @@ def _store(settings: Settings) -> Any:
 
 
 def _train_paths(settings: Settings, patterns: Sequence[str] | None) -> list[Path]:
-    from pipeline.dataset import DEFAULT_TRAIN_GLOB
+    from pipeline.dataset import DEFAULT_TRAIN_GLOB, resolve_train_paths
 
     paths: list[Path] = []
     for pattern in patterns or [DEFAULT_TRAIN_GLOB]:
         p = Path(pattern)
-        matches = (
-            sorted(Path("/").glob(str(p)[1:])) if p.is_absolute() else sorted(settings.home.glob(pattern))
-        )
+        root = Path(p.anchor) if p.is_absolute() else settings.home
+        matches = resolve_train_paths(root, str(p.relative_to(p.anchor)) if p.is_absolute() else pattern)
         paths.extend(matches or ([p] if p.is_file() else []))
     if not paths:
         raise NewsMonitorError(f"no training files match {patterns or [DEFAULT_TRAIN_GLOB]}")

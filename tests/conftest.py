@@ -103,10 +103,10 @@ def trained_model_dir() -> Path:
     of the training data and the code that shapes the model, so a session trains at most once."""
     import hashlib
 
-    from pipeline.dataset import DEFAULT_TRAIN_GLOB
+    from pipeline.dataset import resolve_train_paths
     from pipeline.training import train_and_save
 
-    paths = sorted(PROJECT_ROOT.glob(DEFAULT_TRAIN_GLOB))
+    paths = resolve_train_paths(PROJECT_ROOT)
     digest = hashlib.sha256()
     for path in [
         *paths,
