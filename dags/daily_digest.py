@@ -13,7 +13,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
 
-from chip_news_airflow.notifiers import notify_ops_of_failure
+from chip_news_airflow.defaults import task_defaults
 from pipeline.settings import Settings
 
 SETTINGS = Settings.from_env()
@@ -25,14 +25,7 @@ SETTINGS = Settings.from_env()
     start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "owner": "chip-news",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": 2.0,
-        "execution_timeout": timedelta(minutes=10),
-        "on_failure_callback": notify_ops_of_failure,
-    },
+    default_args=task_defaults(retries=2, retry_delay=timedelta(minutes=2), timeout=timedelta(minutes=10)),
     tags=["chip-news", "slack", "digest"],
     doc_md=__doc__,
 )

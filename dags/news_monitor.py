@@ -30,7 +30,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 
-from chip_news_airflow.notifiers import notify_ops_of_failure
+from chip_news_airflow.defaults import task_defaults
 from pipeline.settings import Settings
 
 # Only the schedule is read when the file is parsed; tasks read their settings when they run.
@@ -63,15 +63,12 @@ def _run_info() -> tuple[object, dict]:
     catchup=False,
     max_active_runs=2,
     dagrun_timeout=timedelta(minutes=30),
-    default_args={
-        "owner": "chip-news",
-        "retries": 3,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=10),
-        "execution_timeout": timedelta(minutes=15),
-        "on_failure_callback": notify_ops_of_failure,
-    },
+    default_args=task_defaults(
+        retries=3,
+        retry_delay=timedelta(seconds=30),
+        max_retry_delay=timedelta(minutes=10),
+        timeout=timedelta(minutes=15),
+    ),
     params={
         "feeds": Param(
             [],

@@ -19,7 +19,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
-from chip_news_airflow.notifiers import notify_ops_of_failure
+from chip_news_airflow.defaults import task_defaults
 from pipeline.settings import Settings
 
 SETTINGS = Settings.from_env()
@@ -37,14 +37,7 @@ def _train_paths(settings: Settings) -> list:
     start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "owner": "chip-news",
-        "retries": 1,
-        "retry_delay": timedelta(minutes=1),
-        "retry_exponential_backoff": 2.0,
-        "execution_timeout": timedelta(minutes=30),
-        "on_failure_callback": notify_ops_of_failure,
-    },
+    default_args=task_defaults(retries=1, retry_delay=timedelta(minutes=1), timeout=timedelta(minutes=30)),
     tags=["chip-news", "model"],
     doc_md=__doc__,
 )
