@@ -44,10 +44,9 @@ def _now() -> datetime:
 
 def select_feeds(settings: Settings, feed_ids: Sequence[str] | None = None) -> list[FeedSpec]:
     """The enabled feeds, or the named subset (unknown ids are a ConfigError naming them)."""
-    feeds = load_feeds(settings.feeds_file)
-    if not feed_ids:
-        return feeds
     everything = {f.id: f for f in load_feeds(settings.feeds_file, include_disabled=True)}
+    if not feed_ids:
+        return [f for f in everything.values() if f.enabled]
     unknown = sorted(set(feed_ids) - set(everything))
     if unknown:
         raise ConfigError(f"unknown feed id(s) {unknown}", path=str(settings.feeds_file))
