@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from fake_slack import FakeSlack
+from support.fake_clock import FakeClock
 
 from pipeline.alerts import AlertConfigError, report_feed_health, report_task_failure, send_alerts
 from pipeline.models import Amount, Article, Classification, Extraction, RunInfo
@@ -31,19 +32,6 @@ mute:
   title_keywords: [sponsored]
   sources: [spam-feed]
 """
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

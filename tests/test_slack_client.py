@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from fake_slack import FakeSlack
+from support.fake_clock import FakeClock
 
 from pipeline.errors import SlackConfigError
 from pipeline.settings import Settings
@@ -24,21 +25,6 @@ from pipeline.slack_client import (
 )
 
 
-class FakeClock:
-    """A clock that only moves when something sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
 def slack() -> Iterator[FakeSlack]:
     with FakeSlack() as fake:
@@ -47,7 +33,7 @@ def slack() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(start=1000.0)
 
 
 def _poster(slack: FakeSlack, clock: FakeClock) -> WebApiPoster:
@@ -205,7 +191,7 @@ def test_pacer_spaces_posts_per_channel(slack: FakeSlack, clock: FakeClock) -> N
 
 
 def test_pacer_alone() -> None:
-    clock = FakeClock()
+    clock = FakeClock(start=1000.0)
     pacer = ChannelPacer(0.5, clock=clock, sleep=clock.sleep)
     assert pacer.wait("#a") == 0
     clock.now += 0.2
