@@ -4,8 +4,8 @@ Run ``python -m bench.classify`` from the repository root. The input is a realis
 training items (``data/train/*.jsonl``: Chinese, English and mixed, relevant and not) repeated to
 ``--items`` articles, classified in batches as the pipeline does. The evaluation sample is never used.
 
-The model is ``--model PATH``, else the promoted model of ``NEWS_MODEL_DIR``, else one trained on the spot
-into a temporary folder.
+The model is ``--model PATH``, else the promoted model of the store (``NEWS_DB_URL``, its local copy under
+``NEWS_MODEL_DIR``), else one trained on the spot into a temporary folder.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import gc  # noqa: E402
-import json  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -29,11 +28,11 @@ from pathlib import Path  # noqa: E402
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.classifier import CURRENT_POINTER, ClassifyItem, NewsClassifier, model_path  # noqa: E402
-from pipeline.dataset import load_labelled, resolve_train_paths  # noqa: E402
-from pipeline.extract import analyze  # noqa: E402
+from pipeline.analysis.extract import analyze  # noqa: E402
+from pipeline.config.watchlist import Watchlist  # noqa: E402
+from pipeline.model.classifier import ClassifyItem, NewsClassifier  # noqa: E402
+from pipeline.model.dataset import load_labelled, resolve_train_paths  # noqa: E402
 from pipeline.settings import PROJECT_ROOT, Settings  # noqa: E402
-from pipeline.watchlist import Watchlist  # noqa: E402
 
 
 def _rss_kib() -> int:
@@ -59,12 +58,23 @@ def _pin_to_one_core() -> str:
 def _model_path(args: argparse.Namespace, settings: Settings, tmp: Path) -> Path:
     if args.model:
         return Path(args.model)
-    # Find the promoted model's file without loading it: the load is what is measured.
-    pointer = settings.model_dir / CURRENT_POINTER
+    # The promoted model's local copy, fetched from the store without loading it: the load is measured.
+    from pipeline.errors import ModelError, StoreError
+    from pipeline.model.classifier import write_model_file
+    from pipeline.model.registry import cache_path
+    from pipeline.store import open_store
+
     try:
-        return model_path(settings.model_dir, str(json.loads(pointer.read_text(encoding="utf-8"))["version"]))
-    except (OSError, ValueError, KeyError):
-        from pipeline.training import train_and_save
+        store = open_store(settings.db_url)
+        record = store.current_model()
+        data = store.model_artifact(record.version) if record else None
+        if record is None or data is None:
+            raise ModelError("no promoted model with bytes in the store")
+        path = cache_path(Path(tmp), record.version)
+        write_model_file(path, data, record.card)
+        return path
+    except (ModelError, StoreError):
+        from pipeline.model.training import train_and_save
 
         print("no promoted model: training one into a temporary folder ...", flush=True)
         result = train_and_save(

@@ -23,8 +23,12 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpus import corpus_root
-from pipeline.encoding import decode_document
-from pipeline.pages import extract_main_text_bare, extract_main_text_soup, extract_main_text_trafilatura
+from pipeline.ingest.encoding import decode_document
+from pipeline.ingest.pages import (
+    extract_main_text_bare,
+    extract_main_text_soup,
+    extract_main_text_trafilatura,
+)
 
 CORPUS = corpus_root() or Path("/work/shared/corpus")
 # Kana and CJK ideographs: one token per character, since these scripts do not separate words.

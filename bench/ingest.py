@@ -31,9 +31,9 @@ if __package__ in (None, ""):
 import feedparser
 
 from bench.corpus import CANDIDATES, corpus_root
-from pipeline.feedparse import parse_feed
-from pipeline.http import HttpClient
-from pipeline.ingest import FeedIngester, entries_to_articles
+from pipeline.ingest.feedparse import parse_feed
+from pipeline.ingest.http import HttpClient
+from pipeline.ingest.ingester import FeedIngester, entries_to_articles
 from pipeline.models import FeedSpec
 from pipeline.settings import Settings
 from pipeline.store import open_store

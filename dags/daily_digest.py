@@ -34,9 +34,9 @@ def daily_digest() -> None:
     def send_digest() -> dict:
         """Build and post (or dry-run) the digest for every channel that had alerts."""
         from chip_news_airflow.hooks import ChipNewsSlackHook
-        from pipeline.cycle import get_store
-        from pipeline.daily_digest import send_daily_digest
         from pipeline.runs import as_utc
+        from pipeline.slack.digest import send_daily_digest
+        from pipeline.store import get_store
 
         ctx = get_current_context()
         now = as_utc(getattr(ctx["dag_run"], "run_after", None) or pendulum.now("UTC"))

@@ -26,7 +26,7 @@ SETTINGS = Settings.from_env()
 
 
 def _train_paths(settings: Settings) -> list:
-    from pipeline.dataset import resolve_train_paths
+    from pipeline.model.dataset import resolve_train_paths
 
     return resolve_train_paths(settings.home)
 
@@ -44,9 +44,9 @@ def _train_paths(settings: Settings) -> list:
 def retrain_classifier() -> None:
     @task
     def train() -> dict:
-        """Fit a candidate on the training files and save it (not promoted)."""
-        from pipeline.cycle import get_store
-        from pipeline.training import train_and_save
+        """Fit a candidate on the training files and register it in the store (not promoted)."""
+        from pipeline.model.training import train_and_save
+        from pipeline.store import get_store
 
         settings = Settings.from_env()
         result = train_and_save(
@@ -55,22 +55,22 @@ def retrain_classifier() -> None:
             store=get_store(settings.db_url),
             promote=False,
         )
-        return {"version": result.version, "path": str(result.path), "metrics": result.metrics}
+        return {"version": result.version, "metrics": result.metrics}
 
     @task.short_circuit
     def gate(candidate: dict) -> bool:
         """Promote only when the candidate is not worse than the current model on the held-out split."""
-        from pathlib import Path
-
-        from pipeline.cycle import get_store
-        from pipeline.training import evaluate_candidate
+        from pipeline.model.registry import load_version
+        from pipeline.model.training import evaluate_candidate
+        from pipeline.store import get_store
 
         settings = Settings.from_env()
+        store = get_store(settings.db_url)
         result = evaluate_candidate(
-            Path(candidate["path"]),
+            load_version(store, candidate["version"], settings.model_dir),
             train_paths=_train_paths(settings),
-            model_dir=settings.model_dir,
-            store=get_store(settings.db_url),
+            store=store,
+            cache_dir=settings.model_dir,
         )
         print(f"candidate {candidate['version']}: {result.candidate_metrics}")
         print(f"current model: {result.current_metrics}")
@@ -80,11 +80,11 @@ def retrain_classifier() -> None:
     @task
     def promote(candidate: dict) -> str:
         """Make the candidate the model that news_monitor uses from its next run."""
-        from pipeline.cycle import get_store
-        from pipeline.training import promote as promote_model
+        from pipeline.model.registry import promote as promote_model
+        from pipeline.store import get_store
 
         settings = Settings.from_env()
-        promote_model(candidate["version"], model_dir=settings.model_dir, store=get_store(settings.db_url))
+        promote_model(get_store(settings.db_url), candidate["version"])
         return candidate["version"]
 
     candidate = train()

@@ -13,10 +13,14 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pipeline.errors import NewsMonitorError
 from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    from pipeline.model.classifier import NewsClassifier
+    from pipeline.store import Store
 
 log = logging.getLogger("pipeline.cli")
 
@@ -53,10 +57,15 @@ def _iso(dt: datetime | None) -> str | None:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.store import open_store
+    from pipeline.store import open_store, redact
 
-    version = open_store(settings.db_url).migrate()
-    print(f"store schema at version {version}: {_redacted(settings.db_url)}")
+    result = open_store(settings.db_url, migrate=False).migrate()
+    if result.changed:
+        print(
+            f"store migrated from revision {result.before or '(empty)'} to {result.after}: {redact(settings.db_url)}"
+        )
+    else:
+        print(f"store already at revision {result.after} (head): {redact(settings.db_url)}")
     return 0
 
 
@@ -83,14 +92,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.classifier import ClassifyItem, NewsClassifier, load_current
-    from pipeline.watchlist import Watchlist
+    from pipeline.config.watchlist import Watchlist
+    from pipeline.model.classifier import ClassifyItem
 
-    model = (
-        NewsClassifier.load(Path(args.model))
-        if args.model
-        else load_current(settings.model_dir, _store(settings))
-    )
+    model = _model(settings, args.model)
     watchlist = Watchlist.load(settings.watchlist_file)
     with _OpenIn(args.input) as fin, _OpenOut(args.output) as fout:
         batch: list[tuple[int, ClassifyItem]] = []
@@ -151,18 +156,18 @@ def _classification_line(item: Any, r: Any) -> dict[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.classifier import load_current
     from pipeline.errors import ModelError
-    from pipeline.training import train_and_save
+    from pipeline.model.registry import load_promoted
+    from pipeline.model.training import train_and_save
 
     store = _store(settings)
     if args.if_missing:
         try:
-            model = load_current(settings.model_dir, store)
+            model = load_promoted(store, settings.model_dir)
             print(f"model {model.version} already trained; nothing to do (drop --if-missing to retrain)")
             return 0
-        except ModelError:
-            pass
+        except ModelError as e:
+            print(f"training: {e}")
     paths = _train_paths(settings, args.data)
     result = train_and_save(
         train_paths=paths, model_dir=settings.model_dir, store=store, promote=not args.no_promote
@@ -180,16 +185,11 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.classifier import NewsClassifier, load_current
-    from pipeline.dataset import load_labelled
-    from pipeline.evaluation import evaluate, format_report, write_report
-    from pipeline.watchlist import Watchlist
+    from pipeline.config.watchlist import Watchlist
+    from pipeline.model.dataset import load_labelled
+    from pipeline.model.evaluation import evaluate, format_report, write_report
 
-    model = (
-        NewsClassifier.load(Path(args.model))
-        if args.model
-        else load_current(settings.model_dir, _store(settings))
-    )
+    model = _model(settings, args.model)
     items = load_labelled([Path(args.input)])
     report = evaluate(model, items, watchlist=Watchlist.load(settings.watchlist_file))
     print(f"model {model.version} on {args.input} ({len(items)} items)")
@@ -201,7 +201,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.feeds import load_feeds
+    from pipeline.config.feeds import load_feeds
 
     feeds = load_feeds(settings.feeds_file, include_disabled=True)
     health = _store(settings).feed_health()
@@ -300,16 +300,32 @@ def cmd_articles(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
-    for m in _store(settings).models():
-        flag = "*" if m["is_current"] else " "
-        f1 = m["metrics"].get("f1")
-        print(f"{flag} {m['version']}  data {m['data_hash'][:12]}  f1 {f1}  {m['path']}")
+    from pipeline.model.registry import promote
+
+    store = _store(settings)
+    if args.action == "promote":
+        if not args.version:
+            print(
+                "models promote: give the VERSION to promote (see `python -m pipeline models`)",
+                file=sys.stderr,
+            )
+            return 2
+        promote(store, args.version)
+        print(f"promoted {args.version}: later classifications use it")
+        return 0
+    for m in store.models():
+        flag = "*" if m.is_current else " "
+        stored = f"{m.size / 1e6:.1f} MB in store" if m.size is not None else "no bytes in store (retrain)"
+        print(
+            f"{flag} {m.version}  data {m.data_hash[:12]}  f1 {m.metrics.get('f1')}  "
+            f"precision {m.metrics.get('precision')}  {stored}"
+        )
     return 0
 
 
 def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.daily_digest import send_daily_digest
-    from pipeline.slack_client import make_poster
+    from pipeline.slack.client import make_poster
+    from pipeline.slack.digest import send_daily_digest
 
     if args.dry_run:
         settings = settings.with_slack(None, None)
@@ -338,14 +354,26 @@ def cmd_serve_samples(args: argparse.Namespace, settings: Settings) -> int:
 # --- plumbing -----------------------------------------------------------------------------------------
 
 
-def _store(settings: Settings) -> Any:
-    from pipeline.cycle import get_store
+def _store(settings: Settings) -> Store:
+    from pipeline.store import get_store
 
     return get_store(settings.db_url)
 
 
+def _model(settings: Settings, name: str | None) -> NewsClassifier:
+    """``--model``: a model file, a registered version, or (None) the promoted model."""
+    from pipeline.model.classifier import NewsClassifier
+    from pipeline.model.registry import load_promoted, load_version
+
+    if name is None:
+        return load_promoted(_store(settings), settings.model_dir)
+    if Path(name).is_file():
+        return NewsClassifier.load(Path(name))
+    return load_version(_store(settings), name, settings.model_dir)
+
+
 def _train_paths(settings: Settings, patterns: Sequence[str] | None) -> list[Path]:
-    from pipeline.dataset import DEFAULT_TRAIN_GLOB, resolve_train_paths
+    from pipeline.model.dataset import DEFAULT_TRAIN_GLOB, resolve_train_paths
 
     paths: list[Path] = []
     for pattern in patterns or [DEFAULT_TRAIN_GLOB]:
@@ -356,12 +384,6 @@ def _train_paths(settings: Settings, patterns: Sequence[str] | None) -> list[Pat
     if not paths:
         raise NewsMonitorError(f"no training files match {patterns or [DEFAULT_TRAIN_GLOB]}")
     return paths
-
-
-def _redacted(url: str) -> str:
-    from pipeline.store import _redact
-
-    return _redact(url)
 
 
 class _OpenIn:
@@ -414,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("classify", help="classify JSON lines {id,title,summary,lang?} into JSON lines")
     p.add_argument("--input", required=True, help="input JSONL file ('-' for stdin)")
     p.add_argument("--output", required=True, help="output JSONL file ('-' for stdout)")
-    p.add_argument("--model", help="a .skops model file (default: the promoted model)")
+    p.add_argument("--model", help="a model version or .skops file (default: the promoted model)")
     p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser("train", help="train the classifier on data/train and promote it")
@@ -429,7 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate", help="precision/recall/F1 of a model on a labelled JSONL file, with a report"
     )
     p.add_argument("--input", required=True, help="labelled JSONL (fields as in data/train)")
-    p.add_argument("--model", help="a .skops model file (default: the promoted model)")
+    p.add_argument("--model", help="a model version or .skops file (default: the promoted model)")
     p.add_argument("--report-dir", help="where the report and PR curve go (default var/reports/<version>)")
     p.set_defaults(func=cmd_evaluate)
 
@@ -443,7 +465,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="at most this many")
     p.set_defaults(func=cmd_articles)
 
-    p = sub.add_parser("models", help="trained models in the registry (* = current)")
+    p = sub.add_parser(
+        "models", help="trained models in the registry (* = promoted); `models promote VERSION` rolls back"
+    )
+    p.add_argument("action", nargs="?", choices=["list", "promote"], default="list")
+    p.add_argument("version", nargs="?", help="the version to promote")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("migrate", help="create or upgrade the store's schema")

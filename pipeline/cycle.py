@@ -17,25 +17,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from pipeline.config.feeds import load_feeds, shard_feeds
 from pipeline.errors import ConfigError
-from pipeline.feeds import load_feeds, shard_feeds
 from pipeline.models import FeedSpec, RunInfo
 from pipeline.settings import Settings
-from pipeline.store import Store, open_store
+from pipeline.store import Store, get_store
+
+if TYPE_CHECKING:
+    from pipeline.model.classifier import NewsClassifier
 
 log = logging.getLogger(__name__)
 
 STORY_LOOKBACK = timedelta(days=3)
 CLASSIFY_BATCH = 500
-
-
-@lru_cache(maxsize=4)
-def get_store(url: str) -> Store:
-    """One migrated store per URL and process (tasks in one worker process share the engine)."""
-    return open_store(url)
 
 
 def _now() -> datetime:
@@ -71,7 +67,7 @@ def fetch_shard(
     force: bool = False,
 ) -> dict[str, Any]:
     """Fetch one shard of feeds and archive their items under ``run_id``; returns counts."""
-    from pipeline.ingest import FeedIngester
+    from pipeline.ingest.ingester import FeedIngester
 
     store = get_store(settings.db_url)
     feeds = select_feeds(settings, feed_ids)
@@ -89,7 +85,7 @@ def store_window(
 
     The window's articles, plus (for runs that fetched) the late arrivals this run archived.
     """
-    from pipeline.stories import StoryGrouper
+    from pipeline.analysis.stories import StoryGrouper
 
     store = get_store(settings.db_url)
     ids = store.articles_in_window(run.window_start, run.window_end, feed_ids=feed_ids)
@@ -122,11 +118,11 @@ def store_window(
     }
 
 
-def load_model(settings: Settings) -> Any:
-    """The promoted classifier (from the registry in the store, else the model folder)."""
-    from pipeline.classifier import load_current
+def load_model(settings: Settings) -> NewsClassifier:
+    """The promoted classifier, from the store's registry (cached locally under ``NEWS_MODEL_DIR``)."""
+    from pipeline.model.registry import load_promoted
 
-    return load_current(settings.model_dir, get_store(settings.db_url))
+    return load_promoted(get_store(settings.db_url), settings.model_dir)
 
 
 def classify_articles(
@@ -136,8 +132,8 @@ def classify_articles(
 
     Articles already classified by the current model version are not classified again unless ``force``.
     """
-    from pipeline.classifier import ClassifyItem
-    from pipeline.watchlist import Watchlist
+    from pipeline.config.watchlist import Watchlist
+    from pipeline.model.classifier import ClassifyItem
 
     store = get_store(settings.db_url)
     model = load_model(settings)
@@ -182,13 +178,24 @@ def classify_articles(
 
 def _merge_stories_by_event(store: Store, relevant_ids: Sequence[str]) -> int:
     """Group this run's relevant articles with earlier reports of the same event (other wording or language)."""
-    from pipeline.stories import EVENT_MERGE_WINDOW, merge_by_event
+    from pipeline.analysis.stories import EVENT_MERGE_WINDOW, EventFacts, merge_by_event
 
     if not relevant_ids:
         return 0
     articles = store.get_articles(relevant_ids)
     since = min(a.event_at for a in articles) - EVENT_MERGE_WINDOW
-    facts = store.relevant_event_facts(since)
+    facts = [
+        EventFacts.of(
+            article_id=e.article_id,
+            story_id=e.story_id,
+            event_at=e.event_at,
+            companies=e.companies,
+            event_type=e.event_type,
+            chips=e.chips,
+            counterparties=e.counterparties,
+        )
+        for e in store.relevant_events(since)
+    ]
     wanted = set(relevant_ids)
     already_alerted = store.alerted_story_ids([f.story_id for f in facts])
     new = [f for f in facts if f.article_id in wanted and f.story_id not in already_alerted]
@@ -210,8 +217,9 @@ def _classify_text(summary: str, body: str | None) -> str:
 
 def alert_articles(settings: Settings, run: RunInfo, relevant_ids: Sequence[str]) -> dict[str, Any]:
     """Alert Slack (or the dry-run file) about relevant articles; exactly once per alert id."""
-    from pipeline.alerts import report_feed_health, send_alerts
-    from pipeline.slack_client import make_poster
+    from pipeline.slack.alerts import send_alerts
+    from pipeline.slack.client import make_poster
+    from pipeline.slack.ops import report_feed_health
 
     store = get_store(settings.db_url)
     poster = make_poster(settings)
@@ -224,7 +232,7 @@ def alert_articles(settings: Settings, run: RunInfo, relevant_ids: Sequence[str]
     for preview in report.previews:
         log.info("alert preview:\n%s", preview)
     if report.outage:
-        from pipeline.slack_client import SlackUnavailableError
+        from pipeline.slack.client import SlackUnavailableError
 
         # The alerts stay pending in the ledger; failing the task lets Airflow retry it with back-off,
         # and the next runs re-attempt them too. Nothing is posted twice.

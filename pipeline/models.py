@@ -12,8 +12,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 Language = Literal["zh", "en", "mixed"]
+# The languages a feed, an article or a labelled item can have ("mixed": Chinese and English in one).
+LANGUAGES: tuple[str, ...] = ("zh", "en", "mixed")
 EventType = Literal["self_development", "chip_investment"]
-EVENT_TYPES: tuple[str, ...] = ("self_development", "chip_investment")
+SELF_DEVELOPMENT, CHIP_INVESTMENT = "self_development", "chip_investment"
+# The event types of the labelling guide, in the order reports list them.
+EVENT_TYPES: tuple[str, ...] = (SELF_DEVELOPMENT, CHIP_INVESTMENT)
 
 
 @dataclass(frozen=True)

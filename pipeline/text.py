@@ -1,4 +1,5 @@
-"""Text hygiene: invisible and control characters out, HTML to plain text, entities unescaped once.
+"""Text hygiene and script: invisible and control characters out, HTML to plain text, entities unescaped
+once; the one definition of CJK characters, and language detection.
 
 Everything the pipeline stores or shows as text goes through :func:`clean_text`, so a title cannot carry
 a right-to-left override, a zero-width joiner between letters of a company name, or a NUL byte.
@@ -11,6 +12,62 @@ from __future__ import annotations
 import html.entities
 import re
 import unicodedata
+
+# --- scripts ------------------------------------------------------------------------------------------
+
+# Han ideographs: extension A, the unified block and the compatibility block.
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# CJK as a tokenizer sees it: kana and Han, each character a token of its own.
+CJK = "\u3040-\u30ff" + HAN
+HAN_RE = re.compile(f"[{HAN}]")
+CJK_RE = re.compile(f"[{CJK}]")
+# Weight of one CJK character against one Latin character in "dense" lengths (a Chinese character carries
+# about as much as 2-3 letters of English).
+CJK_CHAR_WEIGHT = 2.5
+
+
+def is_han(ch: str) -> bool:
+    """Whether one character is a Han ideograph (``HAN``)."""
+    return "\u3400" <= ch <= "\u4dbf" or "\u4e00" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+def dense_length(text: str) -> float:
+    """Length in English-character equivalents: runs of whitespace count 1, CJK characters 2.5."""
+    cjk = len(CJK_RE.findall(text))
+    return len(" ".join(text.split())) + cjk * (CJK_CHAR_WEIGHT - 1)
+
+
+def _script(text: str) -> str | None:
+    """ "zh", "en" or None (no letters) for one piece of text; counts are estimates, for speed."""
+    n = len(text)
+    # Chinese characters take three bytes in UTF-8, Latin letters one: the byte excess counts them
+    # (curly quotes and dashes count too, which only matters for texts with almost no letters).
+    cjk = (len(text.encode("utf-8", "surrogatepass")) - n) // 2
+    latin = n - cjk - text.count(" ")
+    if cjk <= 0 and latin <= 0:
+        return None
+    # A Chinese character carries about as much as a short English word (~4 letters).
+    return "zh" if cjk >= 0.2 * (cjk + latin) else "en"
+
+
+def detect_language(text: str) -> str:
+    """ "zh", "en" or "mixed": mixed when the headline (first line) is Chinese and the rest English or the
+    reverse, or when a mostly English text carries a long run of Chinese."""
+    sample = text[:4000]
+    head, sep, rest = sample.strip().partition("\n")
+    if sep and len(rest.strip()) >= 20:
+        first, second = _script(head), _script(rest)
+        if first and second and first != second:
+            return "mixed"
+    overall = _script(sample)
+    if overall is None:
+        return "en"
+    if overall == "zh":
+        return "zh"
+    return "mixed" if len(HAN_RE.findall(sample)) >= 40 else "en"
+
+
+# --- cleaning -----------------------------------------------------------------------------------------
 
 # Characters removed outright: C0 controls except \t and \n, DEL, C1 controls, bidi embeddings,
 # overrides, isolates and marks, zero-width characters and the BOM, and the soft hyphen (invisible,

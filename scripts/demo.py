@@ -73,7 +73,7 @@ def main() -> int:
         return 1
 
     if settings.dry_run:
-        from pipeline.slack_blocks import render_preview
+        from pipeline.slack.blocks import render_preview
 
         lines = (
             settings.dry_run_file.read_text(encoding="utf-8").splitlines()[before:]

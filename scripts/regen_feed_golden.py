@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.corpus import corpus_root  # noqa: E402
-from pipeline.feedparse import parse_feed  # noqa: E402
+from pipeline.ingest.feedparse import parse_feed  # noqa: E402
 from pipeline.models import ParsedFeed  # noqa: E402
 
 FEEDS_DATA = ROOT / "tests" / "data" / "feeds"

@@ -18,7 +18,8 @@ import pytest
 from support.environment import create_pg_database, drop_pg_database, pg_skip_reason, settings_env
 
 from pipeline.settings import PROJECT_ROOT, Settings
-from pipeline.store import Store, metadata, open_store
+from pipeline.store import Store, open_store
+from pipeline.store.schema import metadata
 
 __all__ = ["create_pg_database", "drop_pg_database", "settings_env"]
 
@@ -98,28 +99,30 @@ def any_store(request: pytest.FixtureRequest) -> Store:
 
 
 @pytest.fixture(scope="session")
-def trained_model_dir() -> Path:
-    """A model trained on data/train, promoted in its own folder; cached under var/test-cache by the hash
-    of the training data and the code that shapes the model, so a session trains at most once."""
+def trained_model_file() -> Path:
+    """The file of a model trained on data/train (not in any store: ``support.models.install_model`` puts
+    it into one); cached under var/test-cache by the hash of the training data and the code that shapes
+    the model, so a session trains at most once."""
     import hashlib
 
-    from pipeline.dataset import resolve_train_paths
-    from pipeline.training import train_and_save
+    from pipeline.model.dataset import resolve_train_paths
+    from pipeline.model.training import train_and_save
 
     paths = resolve_train_paths(PROJECT_ROOT)
     digest = hashlib.sha256()
     for path in [
         *paths,
-        *sorted((PROJECT_ROOT / "pipeline").glob("*.py")),
+        *sorted((PROJECT_ROOT / "pipeline").rglob("*.py")),
         PROJECT_ROOT / "config" / "watchlist.yaml",
     ]:
         digest.update(path.name.encode() + path.read_bytes())
     model_dir = PROJECT_ROOT / "var" / "test-cache" / f"model-{digest.hexdigest()[:16]}"
-    if not (model_dir / ".complete").exists():
+    marker = model_dir / ".complete"
+    if not marker.exists():
         shutil.rmtree(model_dir, ignore_errors=True)
-        train_and_save(train_paths=paths, model_dir=model_dir, store=None)
-        (model_dir / ".complete").touch()
-    return model_dir
+        result = train_and_save(train_paths=paths, model_dir=model_dir, store=None, promote=False)
+        marker.write_text(str(result.path.relative_to(model_dir)), encoding="utf-8")
+    return model_dir / marker.read_text(encoding="utf-8").strip()
 
 
 @pytest.fixture

@@ -67,8 +67,12 @@ def test_migrate_and_empty_listings(
     monkeypatch: pytest.MonkeyPatch, tmp_path: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("NEWS_DB_URL", f"sqlite:///{tmp_path}/cli.db")
+    from pipeline.store import head_revision
+
     assert main(["migrate"]) == 0
-    assert "schema at version" in capsys.readouterr().out
+    assert f"store migrated from revision (empty) to {head_revision()}" in capsys.readouterr().out
+    assert main(["migrate"]) == 0
+    assert f"store already at revision {head_revision()} (head)" in capsys.readouterr().out
     assert main(["articles", "--since", "24h"]) == 0
     assert capsys.readouterr().out == ""
 

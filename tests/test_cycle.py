@@ -9,20 +9,24 @@ from pathlib import Path
 
 import pytest
 from support.environment import settings_env
+from support.models import install_model
 
-from pipeline.cycle import classify_articles, get_store, run_once, store_window
+from pipeline.cycle import classify_articles, run_once, store_window
 from pipeline.models import Article, RunInfo
 from pipeline.sample_server import serving, write_sample_feed_list
 from pipeline.settings import PROJECT_ROOT, Settings
+from pipeline.store import get_store
 
 T0 = datetime(2025, 9, 15, 8, 0, tzinfo=UTC)
 EXPECTED = json.loads((PROJECT_ROOT / "samples" / "expected.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture
-def cycle_settings(tmp_path: Path, trained_model_dir: Path) -> Settings:
+def cycle_settings(tmp_path: Path, trained_model_file: Path) -> Settings:
     get_store.cache_clear()
-    return Settings.from_env(settings_env(tmp_path, NEWS_MODEL_DIR=str(trained_model_dir)))
+    settings = Settings.from_env(settings_env(tmp_path))
+    install_model(settings.db_url, trained_model_file)
+    return settings
 
 
 def article(aid: str, event_at: datetime, title: str, summary: str = "", language: str = "en") -> Article:
@@ -75,18 +79,18 @@ def test_classification_is_reused_for_the_same_model(cycle_settings: Settings) -
 
 
 def test_run_once_on_the_sample_day_alerts_only_relevant_stories(
-    tmp_path: Path, trained_model_dir: Path
+    tmp_path: Path, trained_model_file: Path
 ) -> None:
     get_store.cache_clear()
     with serving() as base_url:
         port = base_url.rsplit(":", 1)[1]
         env = settings_env(
             tmp_path,
-            NEWS_MODEL_DIR=str(trained_model_dir),
             NEWS_FEEDS_FILE=str(write_sample_feed_list(base_url, tmp_path / "feeds.yaml")),
             NEWS_ALLOW_HOSTS=f"127.0.0.1:{port}",
         )
         settings = Settings.from_env(env)
+        install_model(settings.db_url, trained_model_file)
         demo = EXPECTED["windows"]["demo"]
         window = (datetime.fromisoformat(demo["start"]), datetime.fromisoformat(demo["end"]))
         result = run_once(settings, window=window)

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import feedparser
 import pytest
 
-from pipeline.feeds import load_feeds
+from pipeline.config.feeds import load_feeds
 from pipeline.models import EVENT_TYPES
 from pipeline.settings import PROJECT_ROOT
 

@@ -57,6 +57,6 @@ class ChipNewsSlackHook(BaseHook):
         return settings
 
     def get_poster(self, *, dry_run: bool = False) -> Any:
-        from pipeline.slack_client import make_poster
+        from pipeline.slack.client import make_poster
 
         return make_poster(self.settings(dry_run=dry_run))

@@ -16,7 +16,7 @@ def notify_ops_of_failure(context: Any) -> None:
     """Post a task failure (DAG, task, run, try, error, log link) to NEWS_OPS_CHANNEL, if configured."""
     try:
         from chip_news_airflow.hooks import ChipNewsSlackHook
-        from pipeline.alerts import report_task_failure
+        from pipeline.slack.ops import report_task_failure
 
         hook = ChipNewsSlackHook()
         settings = hook.settings()

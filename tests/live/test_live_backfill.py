@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_slack import FakeSlack
 from support.environment import create_pg_database, drop_pg_database
+from support.fake_slack import FakeSlack
 
 from live.cluster import AirflowCluster, wait_for
 from pipeline.settings import PROJECT_ROOT

@@ -1,0 +1,411 @@
+"""What the models read: the masked model text, its character n-grams (or jieba words), and hand-built cues.
+
+The text is the *masked* text of ``pipeline.analysis.extract.analyze`` (entity mentions replaced by marker
+characters), so the model learns "a big-tech company unveils its own chip" rather than the names seen in
+training. ``build_features`` returns the unfitted ``FeatureUnion`` of text n-grams and cues.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from pipeline.analysis.extract import (
+    MARK_AMOUNT,
+    MARK_BIGTECH,
+    MARK_CHIP,
+    MARK_CHIPCO,
+    MARK_OTHER_CHIP,
+    MARK_UNIT,
+    TITLE_SEPARATOR,
+    Analysis,
+    phrase_pattern,
+)
+from pipeline.text import HAN
+
+# The model reads the title and the lead: that is where news states what happened, and it keeps the
+# input like the training data (feed summaries) when a long page body is appended.
+MODEL_SUMMARY_CHARS = 1200
+FEATURE_SETS = ("char", "jieba")
+
+# --- model inputs ----------------------------------------------------------------------------------
+
+_MARKS = f"{MARK_BIGTECH}{MARK_UNIT}{MARK_CHIP}{MARK_CHIPCO}{MARK_OTHER_CHIP}{MARK_AMOUNT}"
+_TOKEN_RX = re.compile(rf"[{_MARKS}]|[a-z0-9]+(?:['’\-][a-z0-9]+)*|[{HAN}]+")
+_HAN_RUN_RX = re.compile(f"[{HAN}]+")
+_SPACE_RX = re.compile(r"\s+")
+
+
+def model_text(analysis: Analysis) -> str:
+    """What the text model reads: masked title, separator, masked start of the summary."""
+    title, sep, summary = analysis.masked_text.partition(TITLE_SEPARATOR)
+    return f"{title}{sep}{summary[:MODEL_SUMMARY_CHARS]}"
+
+
+# Words of this domain that jieba's general dictionary splits ("自研" -> "自", "研").
+_DOMAIN_WORDS = (
+    "自研", "流片", "造芯", "领投", "参投", "跟投", "入股", "芯片", "晶片", "算力", "大模型", "量产", "集采",
+    "半导体", "集成电路", "出口管制", "自主研发", "超节点", "推理芯片", "训练芯片",
+)  # fmt: skip
+_jieba_ready: list[Any] = []
+
+
+def _jieba() -> Any:
+    """jieba, loaded once, with the domain words added (its dictionary loads in about a second)."""
+    if not _jieba_ready:
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        for word in _DOMAIN_WORDS:
+            jieba.add_word(word)
+        _jieba_ready.append(jieba)
+    return _jieba_ready[0]
+
+
+def word_tokens(text: str) -> list[str]:
+    """Word unigrams and bigrams: jieba words for Chinese, lower-case words for English, markers as words."""
+    jieba = _jieba()
+    words: list[str] = []
+    for token in _TOKEN_RX.findall(text.lower()):
+        if _HAN_RUN_RX.fullmatch(token):
+            words.extend(jieba.lcut(token, HMM=False))
+        else:
+            words.append(token)
+    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
+
+
+class HashedCharTfidf(TransformerMixin, BaseEstimator):
+    """Character n-gram TF-IDF by hashing, vectorised with numpy (several times faster than
+    ``TfidfVectorizer(analyzer="char")``, whose n-gram loop is Python). Rows are L2-normalised; columns
+    seen in fewer than ``min_df`` training texts are dropped."""
+
+    def __init__(self, ngram_range: tuple[int, int] = (1, 4), n_bits: int = 20, min_df: int = 2) -> None:
+        self.ngram_range = ngram_range
+        self.n_bits = n_bits
+        self.min_df = min_df
+
+    def fit(self, X: Sequence[str], y: Any = None) -> HashedCharTfidf:  # noqa: N803 - scikit-learn naming
+        counts = hashed_char_counts(X, self.ngram_range, self.n_bits)
+        df = np.bincount(counts.indices, minlength=counts.shape[1])
+        n = counts.shape[0]
+        idf = np.log((1 + n) / (1 + df)) + 1.0
+        idf[df < self.min_df] = 0.0
+        self.idf_ = idf.astype(np.float32)
+        return self
+
+    def transform(self, X: Sequence[str]) -> sp.csr_matrix:  # noqa: N803
+        counts = hashed_char_counts(X, self.ngram_range, self.n_bits)
+        counts.data = np.log1p(counts.data) * self.idf_[counts.indices]
+        norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        return sp.csr_matrix(sp.diags(1.0 / norms) @ counts)
+
+
+_PRIME = np.uint64(1099511628211)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def hashed_char_counts(texts: Sequence[str], ngram_range: tuple[int, int], n_bits: int) -> sp.csr_matrix:
+    """Counts of hashed character n-grams (lower-cased, whitespace collapsed), one row per text."""
+    docs = [_SPACE_RX.sub(" ", str(t).lower()) for t in texts]
+    # One array for the whole batch, texts separated by NUL: an n-gram spanning a NUL is dropped.
+    joined = "\x00".join(d.replace("\x00", " ") for d in docs) + "\x00"
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    is_sep = codes == 0
+    doc_of = np.cumsum(is_sep)
+    seps_before = np.concatenate([[0], doc_of])
+    shift = np.uint64(64 - n_bits)
+    rows, cols = [], []
+    total = len(codes)
+    with np.errstate(over="ignore"):
+        for n in range(ngram_range[0], ngram_range[1] + 1):
+            m = total - n + 1
+            if m <= 0:
+                continue
+            h = np.full(m, np.uint64(n), dtype=np.uint64)
+            for k in range(n):
+                h = (h * _PRIME) ^ codes[k : k + m]
+            h = (h * _MIX) >> shift
+            ok = (seps_before[n : n + m] - seps_before[:m]) == 0
+            rows.append(doc_of[:m][ok])
+            cols.append(h[ok])
+    r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.uint64)
+    c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.uint64)
+    matrix = sp.csr_matrix(
+        (np.ones(len(r), dtype=np.float64), (r.astype(np.int64), c.astype(np.int64))),
+        shape=(len(docs), 1 << n_bits),
+    )
+    matrix.sum_duplicates()
+    return matrix
+
+
+# --- hand-built cues --------------------------------------------------------------------------------
+
+
+# Phrases (lower case) by cue; a trailing "*" matches any ending ("invest*": invests, investment),
+# otherwise an English phrase must end at a word boundary. One scan finds them all.
+# fmt: off
+_CUE_PHRASES: dict[str, tuple[str, ...]] = {
+    "self_dev": (
+        "自研", "自主研发", "自行研发", "自己的芯片", "自家芯片", "自主设计", "自研芯片", "流片",
+        "造芯", "芯片团队", "芯片部门", "芯片业务", "芯片子公司", "芯片公司", "定制芯片", "联合设计",
+        "联合研发", "in-house", "inhouse", "homegrown", "home-grown", "self-developed", "self-designed",
+        "own-designed", "custom chip*", "custom silicon", "custom ai chip*", "custom accelerator*",
+        "custom processor*", "custom asic*", "custom-built chip*", "custom-designed chip*",
+        "its own chip*", "its own ai chip*", "its own silicon", "its own processor*",
+        "its own accelerator*", "their own chip*", "tape out", "tapes out", "taped out", "tape-out",
+        "tapeout", "chip unit", "chip team", "chip division", "chip effort*", "chip project*",
+        "chip arm", "chip design team", "designed by", "co-design*", "co-develop*", "design its own",
+        "designs its own", "designing its own",
+    ),
+    "launch": (
+        "发布", "推出", "亮相", "量产", "首发", "部署", "测试", "训练", "研发", "设计", "上线", "点亮",
+        "投产", "unveil*", "launch*", "introduc*", "debut*", "reveal*", "roll out", "rolls out",
+        "rolled out", "deploy*", "mass produc*", "mass-produc*", "test*", "develop*", "design*",
+        "train*", "announc*",
+    ),
+    "invest": (
+        "投资", "领投", "参投", "跟投", "入股", "持股", "增持", "股东", "收购", "并购", "注资", "融资",
+        "基金", "轮", "战投", "invest*", "stake*", "funding", "round", "led by", "leads", "backed",
+        "backing", "acquir*", "takeover", "series a", "series b", "series c", "series d", "fund",
+        "funds", "venture", "shareholder*",
+    ),
+    "purchase": (
+        "采购", "购买", "订单", "抢购", "囤", "租用", "租赁", "大单", "集采", "客户", "buy", "buys",
+        "buying", "bought", "purchas*", "order", "orders", "ordered", "supply deal*",
+        "supply agreement*", "rent*", "cloud deal*", "compute deal*", "capacity", "gpus", "customer*",
+        "instances",
+    ),
+    "export": (
+        "出口管制", "禁令", "制裁", "实体清单", "关税", "禁售", "export control*", "export ban*",
+        "sanction*", "tariff*", "entity list", "ban", "bans", "banned", "blacklist*",
+    ),
+    "chip_word": (
+        "芯片", "晶片", "处理器", "加速器", "半导体", "chip", "chips", "processor*", "accelerator*",
+        "silicon", "semiconductor*", "soc", "socs", "asic*", "gpu", "gpus", "cpu", "cpus", "npu", "tpu",
+        "tpus", "dpu", "risc-v", "coprocessor*", "modem*", "基带", "soc芯片", "晶圆", "chipmaker*",
+    ),
+    "non_chip": (
+        "大模型", "模型", "手机", "汽车", "财报", "营收", "净利", "股价", "机器人", "app", "apps",
+        "model", "models", "smartphone*", "phone*", "earnings", "revenue*", "profit*", "shares",
+        "stock*", "robot*", "ev", "evs", "car", "cars", "dividend*", "ipo", "上市",
+    ),
+    "raises": (
+        "raise", "raises", "raised", "raising", "融资", "获投", "完成", "募资", "估值",
+    ),
+}
+# fmt: on
+_CUE_OF: dict[str, tuple[str, bool]] = {}  # phrase key -> (cue, prefix match)
+for _cue, _phrases in _CUE_PHRASES.items():
+    for _phrase in _phrases:
+        _word = _phrase.rstrip("*")
+        _CUE_OF.setdefault(
+            _SPACE_RX.sub("", _word.replace("-", "")) + "\x00" + _cue, (_cue, _phrase.endswith("*"))
+        )
+_CUE_RX = re.compile(
+    "(?=(" + phrase_pattern([p.rstrip("*") for ps in _CUE_PHRASES.values() for p in ps]).pattern + "))"
+)
+_CUE_LOOKUP: dict[str, list[tuple[str, bool]]] = {}
+for _key, _value in _CUE_OF.items():
+    _CUE_LOOKUP.setdefault(_key.split("\x00")[0], []).append(_value)
+
+
+def cue_hits(text: str) -> list[tuple[str, int]]:
+    """(cue, offset) of every cue phrase in a lower-cased masked model text."""
+    hits: list[tuple[str, int]] = []
+    # The pattern is a look-ahead, so phrases inside longer ones count too ("chip" in "its own chip").
+    for m in _CUE_RX.finditer(text):
+        phrase = m.group(1)
+        end = m.start() + len(phrase)
+        whole_word = end >= len(text) or not (text[end].isascii() and text[end].isalnum())
+        key = _SPACE_RX.sub("", phrase.replace("-", ""))
+        for cue, prefix in _CUE_LOOKUP.get(key, ()):
+            if prefix or whole_word or not phrase[-1:].isascii():
+                hits.append((cue, m.start()))
+    for m in _MADE_BY_RX.finditer(text):
+        hits.append(("self_dev", m.start()))
+    return hits
+
+
+def cues_found(text: str) -> tuple[set[str], set[str]]:
+    """(cues anywhere, cues in the title) of a lower-cased masked model text."""
+    title_end = end_of_title(text)
+    hits = cue_hits(text)
+    return {c for c, _ in hits}, {c for c, at in hits if at < title_end}
+
+
+def end_of_title(text: str) -> int:
+    end = text.find(TITLE_SEPARATOR)
+    return len(text) if end < 0 else end
+
+
+# "Microsoft-designed", "Google-built": the company made it itself.
+_MADE_BY_RX = re.compile(rf"[{MARK_BIGTECH}{MARK_UNIT}]\s?-\s?(?:designed|built|developed|made)")
+ACTOR_MARKS = f"{MARK_BIGTECH}{MARK_UNIT}{MARK_CHIP}{MARK_CHIPCO}"
+_CUSTOMER_RX = re.compile(
+    rf"[{MARK_BIGTECH}{MARK_UNIT}][^{ACTOR_MARKS}。.;；]{{0,25}}(?:customer|client|客户|用户)|"
+    rf"(?:customer|client|客户|买家|buyer)s?[^{ACTOR_MARKS}。.;；]{{0,12}}[{MARK_BIGTECH}{MARK_UNIT}]"
+)
+# A fund for chips ("集成电路产业基金", "semiconductor fund") counts as a chip investment.
+_CHIP_FUND_RX = re.compile(
+    r"(?:集成电路|半导体|半導體|芯片|晶片|semiconductor|chip)[^。.;；,，]{0,12}(?:基金|fund)"
+)
+_DIGEST_RX = re.compile(r"周报|周刊|日报|早报|晚报|早参|盘点|速览|roundup|digest|weekly|newsletter|briefing")
+_CHIP_TARGET_RX = re.compile(
+    r"芯片|晶片|半导体|半導體|集成电路|积体电路|晶圆|光刻|封测|封装|碳化硅|氮化镓|射频|滤波器|功率器件|"
+    r"存储|传感器|模拟|处理器|基带|chipmaker|chip maker|chip designer|chip start|chip firm|chip company|"
+    r"chip business|chip unit|semiconductor|foundry|wafer|lithograph|modem|sensor|analog|silicon|substrate|"
+    r"eda\b|fpga|mcu|gpu|asic|risc-v|laser|photonic"
+)
+
+
+def _actor_before(text: str, at: int, start: int) -> str:
+    """The marker of the entity nearest before offset ``at`` (not before ``start``), or ""."""
+    for k in range(at - 1, start - 1, -1):
+        if text[k] in ACTOR_MARKS:
+            return text[k]
+    return ""
+
+
+CUE_NAMES: tuple[str, ...] = (
+    "bigtech_in_title",
+    "bigtech_count",
+    "unit_present",
+    "own_chip_in_title",
+    "own_chip_present",
+    "chipco_in_title",
+    "chipco_first_in_title",
+    "bigtech_first_in_title",
+    "other_chip_present",
+    "self_dev",
+    "self_dev_in_title",
+    "launch_in_title",
+    "invest",
+    "invest_with_chipco",
+    "chipco_raises",
+    "purchase",
+    "export",
+    "chip_word_in_title",
+    "chip_word",
+    "non_chip_in_title",
+    "amount",
+    "no_bigtech",
+    "bigtech_title_and_chip_word",
+    "bigtech_title_and_self_dev",
+    "title_bigtech_acts",
+    "title_chipco_acts",
+    "lead_bigtech_acts",
+    "lead_chipco_acts",
+    "invest_chip_target",
+    "invest_no_chip_target",
+    "bigtech_customer",
+    "digest_title",
+    "chip_fund",
+)
+_ACTION_CUES = frozenset({"self_dev", "launch", "invest"})
+_LEAD_CHARS = 160
+
+
+def cue_vector(text: str) -> list[float]:
+    """The hand-built cues of one masked model text, in ``CUE_NAMES`` order."""
+    lowered = text.lower()
+    title_end = end_of_title(lowered)
+    title = lowered[:title_end]
+    hits = cue_hits(lowered)
+    found = {c for c, _ in hits}
+    in_title = {c for c, at in hits if at < title_end}
+    bt = MARK_BIGTECH + MARK_UNIT + MARK_CHIP
+    first_mark = next((ch for ch in title if ch in _MARKS), "")
+    bigtech_title = any(m in title for m in bt)
+    n_bigtech = sum(text.count(m) for m in bt)
+    chip_title = "chip_word" in in_title or MARK_CHIP in title
+    chipco = MARK_CHIPCO in text
+    # Who does the action? The entity named nearest before an action word, in the title and the lead.
+    lead_start = title_end + len(TITLE_SEPARATOR)
+    actors: dict[str, set[str]] = {"title": set(), "lead": set()}
+    for cue, at in hits:
+        if cue not in _ACTION_CUES:
+            continue
+        if at < title_end:
+            actors["title"].add(_actor_before(lowered, at, 0))
+        elif lead_start <= at < lead_start + _LEAD_CHARS:
+            actors["lead"].add(_actor_before(lowered, at, lead_start))
+    invest = "invest" in found
+    chip_target = chipco or bool(_CHIP_TARGET_RX.search(lowered))
+    return [
+        float(bigtech_title),
+        math.log1p(n_bigtech),
+        float(MARK_UNIT in text),
+        float(MARK_CHIP in title),
+        float(MARK_CHIP in text),
+        float(MARK_CHIPCO in title),
+        float(first_mark == MARK_CHIPCO),
+        float(first_mark in bt and first_mark != ""),
+        float(MARK_OTHER_CHIP in text),
+        float("self_dev" in found),
+        float("self_dev" in in_title),
+        float("launch" in in_title),
+        float(invest),
+        float(invest and chipco),
+        float(chipco and "raises" in found),
+        float("purchase" in found),
+        float("export" in found),
+        float(chip_title),
+        float("chip_word" in found or chip_title),
+        float("non_chip" in in_title),
+        float(MARK_AMOUNT in text),
+        float(n_bigtech == 0),
+        float(bigtech_title and chip_title),
+        float(bigtech_title and "self_dev" in found),
+        float(bool(actors["title"] & set(bt))),
+        float(MARK_CHIPCO in actors["title"]),
+        float(bool(actors["lead"] & set(bt))),
+        float(MARK_CHIPCO in actors["lead"]),
+        float(invest and chip_target),
+        float(invest and not chip_target),
+        float(bool(_CUSTOMER_RX.search(lowered))),
+        float(bool(_DIGEST_RX.search(title)) or title.count("；") + title.count(";") >= 2),
+        float(bool(_CHIP_FUND_RX.search(lowered))),
+    ]
+
+
+class CueFeatures(TransformerMixin, BaseEstimator):
+    """Hand-built cues over masked model texts (stateless; ``scale`` weighs them against the n-grams)."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self.scale = scale
+
+    def fit(self, X: Sequence[str], y: Any = None) -> CueFeatures:  # noqa: N803 - scikit-learn naming
+        self.n_features_out_ = len(CUE_NAMES)
+        return self
+
+    def transform(self, X: Sequence[str]) -> sp.csr_matrix:  # noqa: N803
+        rows = [cue_vector(text) for text in X]
+        return sp.csr_matrix(
+            np.asarray(rows, dtype=np.float64).reshape(len(rows), len(CUE_NAMES)) * self.scale
+        )
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.asarray([f"cue__{n}" for n in CUE_NAMES], dtype=object)
+
+
+def build_features(kind: str, *, cue_scale: float = 1.0) -> Any:
+    """An unfitted FeatureUnion: text n-grams (``char`` or ``jieba`` words) plus the hand-built cues."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
+    if kind == "char":
+        text = HashedCharTfidf(ngram_range=(1, 4), n_bits=18, min_df=2)
+    elif kind == "jieba":
+        text = TfidfVectorizer(analyzer=word_tokens, min_df=2, sublinear_tf=True, max_features=200_000)
+    else:
+        raise ValueError(f"unknown feature set {kind!r}; expected one of {FEATURE_SETS}")
+    return FeatureUnion([("text", text), ("cues", CueFeatures(scale=cue_scale))])

@@ -1,0 +1,245 @@
+"""The morning digest: per channel, counts by company and event type for the last day and week, the top
+stories of the day, and a chart of the week (a PNG uploaded into the digest's thread).
+
+Exactly once per channel and day: the digest and its chart are ledger rows (kinds ``daily`` and
+``daily_chart``) keyed on the date in ``settings.display_tz``, delivered like alerts.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pipeline.config.routing import Routing, routing_for
+from pipeline.config.watchlist import watchlist_for
+from pipeline.errors import SlackConfigError, SlackError
+from pipeline.models import EVENT_TYPES, Article
+from pipeline.settings import Settings
+from pipeline.slack.blocks import EVENT_LABELS, DigestSummary, TopStory, daily_digest_message
+from pipeline.slack.client import SlackPoster, SlackUnavailableError
+from pipeline.slack.ledger import LedgerSender, alert_id, ledger_channel, raise_collected
+from pipeline.store import POSTED, NewAlert, Store, StoredClassification
+
+log = logging.getLogger(__name__)
+
+DAILY, DAILY_CHART = "daily", "daily_chart"
+TOP_STORIES = 5
+
+Item = tuple[Article, StoredClassification]
+
+
+def channel_items(items: Sequence[Item], routing: Routing, channel: str) -> list[Item]:
+    """The relevant, unmuted articles that route to ``channel``."""
+    out: list[Item] = []
+    for article, cls in items:
+        if routing.mute_reason(
+            companies=cls.companies,
+            feed_id=article.feed_id,
+            source_name=article.source_name,
+            title=article.title,
+        ):
+            continue
+        if channel in routing.channels_for(
+            companies=cls.companies, event_type=cls.event_type, language=article.language
+        ):
+            out.append((article, cls))
+    return out
+
+
+def summarize(items: Sequence[Item], *, now: datetime, date_label: str) -> DigestSummary:
+    """Counts for the last 24 hours and 7 days, and the day's top stories (most sources first)."""
+    day_start = now - timedelta(days=1)
+    day = [(a, c) for a, c in items if a.event_at >= day_start]
+
+    def stories(rows: Sequence[Item]) -> int:
+        return len({a.story_id or a.article_id for a, _ in rows})
+
+    company_day: Counter[str] = Counter(name for _, c in day for name in dict.fromkeys(c.companies))
+    company_week: Counter[str] = Counter(name for _, c in items for name in dict.fromkeys(c.companies))
+    event_day: Counter[str] = Counter(c.event_type or "unknown" for _, c in day)
+    event_week: Counter[str] = Counter(c.event_type or "unknown" for _, c in items)
+
+    grouped: dict[str, list[Item]] = defaultdict(list)
+    for a, c in day:
+        grouped[a.story_id or a.article_id].append((a, c))
+    ranked = sorted(
+        grouped.values(),
+        key=lambda rows: (
+            -len({a.source_name or a.feed_id for a, _ in rows}),
+            -len(rows),
+            -max(c.score for _, c in rows),
+            min(a.event_at for a, _ in rows),
+        ),
+    )
+    top: list[TopStory] = []
+    for unordered in ranked[:TOP_STORIES]:
+        # First reporter first: its headline, then the sources in the order they reported.
+        rows = sorted(unordered, key=lambda p: (p[0].published_at or p[0].event_at, p[0].article_id))
+        first = rows[0][0]
+        top.append(
+            TopStory(
+                headline=first.title,
+                url=first.canonical_url or first.url,
+                companies=tuple(dict.fromkeys(n for _, c in rows for n in c.companies)),
+                sources=tuple(dict.fromkeys(a.source_name or a.feed_id for a, _ in rows)),
+                articles=len(rows),
+            )
+        )
+    return DigestSummary(
+        date_label=date_label,
+        day_articles=len(day),
+        day_stories=stories(day),
+        week_articles=len(items),
+        week_stories=stories(items),
+        by_company=tuple(
+            (name, company_day[name], week)
+            for name, week in sorted(
+                company_week.items(), key=lambda kv: (-kv[1], -company_day[kv[0]], kv[0])
+            )
+        ),
+        by_event=tuple(
+            (name, event_day[name], week)
+            for name, week in sorted(event_week.items(), key=lambda kv: (-kv[1], kv[0]))
+        ),
+        top_stories=tuple(top),
+    )
+
+
+def render_chart(items: Sequence[Item], *, now: datetime, tz: str) -> bytes:
+    """A PNG bar chart: relevant articles per day over the last 7 days (display timezone), by event type."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    zone = ZoneInfo(tz)
+    today = now.astimezone(zone).date()
+    days: list[date] = [today - timedelta(days=n) for n in range(6, -1, -1)]
+    counts: dict[str, Counter[date]] = defaultdict(Counter)
+    for article, cls in items:
+        counts[cls.event_type or "unknown"][article.event_at.astimezone(zone).date()] += 1
+
+    # Figure + the Agg canvas directly: no pyplot global state, safe in a worker process.
+    fig = Figure(figsize=(8, 3.2), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    bottoms = [0] * len(days)
+    x = list(range(len(days)))
+    for event in [*EVENT_TYPES, *sorted(set(counts) - set(EVENT_TYPES))]:
+        values = [counts[event][d] for d in days]
+        if not any(values):
+            continue
+        ax.bar(x, values, bottom=bottoms, label=EVENT_LABELS.get(event, event))
+        bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
+    ax.set_xticks(x, labels=[d.strftime("%a %m-%d") for d in days])
+    ax.set_ylabel("articles")
+    ax.set_title(f"Relevant articles per day ({tz})")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if any(bottoms):
+        ax.legend(loc="upper left", fontsize="small")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def send_daily_digest(
+    store: Store, settings: Settings, poster: SlackPoster, *, now: datetime
+) -> dict[str, Any]:
+    """Post the day's digest (and its chart) to every routed channel, once per channel and day.
+
+    Raises ``SlackConfigError`` (after the other channels) for a non-retryable error, and
+    ``SlackUnavailableError`` when Slack is down, so the task's retries deliver the rest later.
+    """
+    routing = routing_for(settings, watchlist=watchlist_for(settings))
+    date_label = now.astimezone(ZoneInfo(settings.display_tz)).date().isoformat()
+    week = [
+        (a, c)
+        for a, c in store.list_articles(since=now - timedelta(days=7), relevant_only=True)
+        if c is not None and c.relevant and not c.error and a.event_at <= now
+    ]
+    namespace = poster.namespace
+    plans: dict[str, dict[str, Any]] = {}
+    rows: list[NewAlert] = []
+    for channel in routing.channels:
+        items = channel_items(week, routing, channel)
+        summary = summarize(items, now=now, date_label=date_label)
+        lc = ledger_channel(channel, namespace)
+        digest_id = alert_id(DAILY, date_label, lc)
+        chart_id = alert_id(DAILY_CHART, date_label, lc)
+        plans[channel] = {"summary": summary, "items": items, "digest_id": digest_id, "chart_id": chart_id}
+        common: dict[str, Any] = {
+            "channel": lc,
+            "run_id": f"daily_digest:{date_label}",
+            "interval_start": now - timedelta(days=1),
+            "interval_end": now,
+        }
+        rows.append(
+            NewAlert(
+                alert_id=digest_id,
+                kind=DAILY,
+                payload={"message": daily_digest_message(summary, channel=channel), "broadcast": False},
+                **common,
+            )
+        )
+        if items:
+            rows.append(NewAlert(alert_id=chart_id, kind=DAILY_CHART, parent_alert_id=digest_id, **common))
+    store.ensure_alerts(rows)
+
+    sender = LedgerSender(store, poster, max_age=timedelta(days=1), now=now)
+    due = [r for r in (store.get_alert(p["digest_id"]) for p in plans.values()) if r and r.state != POSTED]
+    result = sender.run(due)
+
+    report: dict[str, Any] = {"date": date_label, "channels": {}, "previews": list(result.previews)}
+    config_errors: list[SlackConfigError] = list(result.config_errors)
+    rejected: list[SlackError] = list(result.rejected)
+    outage = result.outage
+    for channel, plan in plans.items():
+        summary = plan["summary"]
+        digest = store.get_alert(plan["digest_id"])
+        posted_now = result.channels.get(channel, 0) > 0
+        chart = "none"
+        chart_record = store.get_alert(plan["chart_id"])
+        if plan["items"] and digest is not None and digest.state == POSTED and digest.ts and not outage:
+            try:
+                chart = (
+                    sender.upload(
+                        chart_record,
+                        thread_ts=digest.ts,
+                        content=render_chart(plan["items"], now=now, tz=settings.display_tz),
+                        filename=f"chip-news-{date_label}.png",
+                        title=f"Chip news, last 7 days ({date_label})",
+                    )
+                    if chart_record is not None
+                    else "already"
+                )
+            except SlackUnavailableError as e:
+                outage, chart = str(e), "pending"
+            except SlackConfigError as e:
+                config_errors.append(e)
+                chart = "failed"
+            except SlackError as e:
+                rejected.append(e)
+                chart = "failed"
+        elif plan["items"]:
+            chart = "pending"
+        report["channels"][channel] = {
+            "posted": posted_now,
+            "already_posted": bool(digest and digest.state == POSTED and not posted_now),
+            "state": digest.state if digest else None,
+            "articles_day": summary.day_articles,
+            "articles_week": summary.week_articles,
+            "stories_day": summary.day_stories,
+            "chart": chart,
+        }
+    report["posted"] = sum(1 for c in report["channels"].values() if c["posted"])
+    report["outage"] = outage
+    log.info("daily digest %s: %s", date_label, {c: v["state"] for c, v in report["channels"].items()})
+    raise_collected(config_errors, rejected, report=report)
+    if outage:
+        raise SlackUnavailableError(f"daily digest incomplete, Slack unavailable: {outage}")
+    return report

@@ -1,0 +1,95 @@
+"""Feed health: one row per feed with its last attempt, validators (ETag, Last-Modified) and failures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipeline.store.base import StoreBase
+from pipeline.store.schema import feed_state
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    feed_id: str
+    url: str
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    consecutive_failures: int
+    last_error: str | None
+    last_status: int | None
+    encoding: str | None
+    items_last: int
+    items_seen: int
+    new_items_total: int
+    backoff_until: datetime | None
+    failure_notified: bool
+    etag: str | None
+    last_modified: str | None
+
+
+class FeedHealthStore(StoreBase):
+    """Reads and writes of ``feed_state``."""
+
+    def feed_health(self, feed_ids: Iterable[str] | None = None) -> dict[str, FeedHealth]:
+        q = sa.select(feed_state)
+        if feed_ids is not None:
+            q = q.where(feed_state.c.feed_id.in_(list(feed_ids)))
+        with self.engine.connect() as conn:
+            return {r.feed_id: FeedHealth(**r._mapping) for r in conn.execute(q)}
+
+    def record_feed_result(
+        self,
+        feed_id: str,
+        url: str,
+        *,
+        ok: bool,
+        at: datetime,
+        status: int | None = None,
+        error: str | None = None,
+        encoding: str | None = None,
+        items: int = 0,
+        new_items: int = 0,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        backoff_until: datetime | None = None,
+    ) -> FeedHealth:
+        """Record one fetch attempt of a feed and return its new health."""
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(feed_state).where(feed_state.c.feed_id == feed_id)).first()
+            prev = FeedHealth(**row._mapping) if row else None
+            failures = 0 if ok else (prev.consecutive_failures if prev else 0) + 1
+            values: dict[str, Any] = {
+                "feed_id": feed_id,
+                "url": url,
+                "last_attempt_at": at,
+                "last_status": status,
+                "consecutive_failures": failures,
+                "backoff_until": backoff_until,
+                "last_success_at": at if ok else (prev.last_success_at if prev else None),
+                "last_error": None if ok else (error or "unknown error")[:2000],
+                "encoding": encoding if ok and encoding else (prev.encoding if prev else None),
+                "items_last": items if ok else (prev.items_last if prev else 0),
+                "items_seen": (prev.items_seen if prev else 0) + (items if ok else 0),
+                "new_items_total": (prev.new_items_total if prev else 0) + new_items,
+                "failure_notified": prev.failure_notified if prev else False,
+                # A 304 keeps the validators we had; a failure keeps them too.
+                "etag": etag if ok and etag else (prev.etag if prev else None),
+                "last_modified": last_modified
+                if ok and last_modified
+                else (prev.last_modified if prev else None),
+            }
+            if ok and url != (prev.url if prev else url):
+                values["etag"], values["last_modified"] = etag, last_modified
+            self._upsert(conn, feed_state, [values], ["feed_id"], [k for k in values if k != "feed_id"])
+        return FeedHealth(**values)
+
+    def set_feed_failure_notified(self, feed_id: str, notified: bool) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(feed_state).where(feed_state.c.feed_id == feed_id).values(failure_notified=notified)
+            )

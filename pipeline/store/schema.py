@@ -1,0 +1,153 @@
+"""The store's schema at the head revision, as SQLAlchemy Core tables.
+
+The database itself is created and upgraded only by the numbered revisions in
+``pipeline/store/migrations/versions``; a test checks that a database upgraded to head has exactly these
+tables, columns and indexes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps them naive, in UTC)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use UTC-aware datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+feed_state = sa.Table(
+    "feed_state",
+    metadata,
+    sa.Column("feed_id", sa.String(64), primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("etag", sa.Text),
+    sa.Column("last_modified", sa.Text),
+    sa.Column("last_attempt_at", UTCDateTime),
+    sa.Column("last_success_at", UTCDateTime),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text),
+    sa.Column("last_status", sa.Integer),
+    sa.Column("encoding", sa.String(40)),
+    sa.Column("items_last", sa.Integer, nullable=False, default=0),
+    sa.Column("items_seen", sa.Integer, nullable=False, default=0),
+    sa.Column("new_items_total", sa.Integer, nullable=False, default=0),
+    sa.Column("backoff_until", UTCDateTime),
+    sa.Column("failure_notified", sa.Boolean, nullable=False, default=False),
+)
+
+articles = sa.Table(
+    "articles",
+    metadata,
+    sa.Column("article_id", sa.String(40), primary_key=True),
+    sa.Column("feed_id", sa.String(64), nullable=False),
+    sa.Column("source_name", sa.Text),
+    sa.Column("guid", sa.Text),
+    sa.Column("url", sa.Text),
+    sa.Column("canonical_url", sa.Text),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False, default=""),
+    sa.Column("body", sa.Text),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("published_at", UTCDateTime),
+    sa.Column("first_seen_at", UTCDateTime, nullable=False),
+    sa.Column("first_seen_run", sa.Text),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.Column("event_at", UTCDateTime, nullable=False),
+    sa.Column("page_status", sa.String(20)),
+    sa.Column("story_id", sa.String(40)),
+    sa.Column("minhash", sa.LargeBinary),
+    sa.Index("ix_articles_event_at", "event_at"),
+    sa.Index("ix_articles_first_seen_at", "first_seen_at"),
+    sa.Index("ix_articles_first_seen_run", "first_seen_run"),
+    sa.Index("ix_articles_story_id", "story_id"),
+    sa.Index("ix_articles_canonical_url", "canonical_url"),
+)
+
+classifications = sa.Table(
+    "classifications",
+    metadata,
+    sa.Column("article_id", sa.String(40), primary_key=True),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("relevant", sa.Boolean, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("event_type", sa.String(32)),
+    sa.Column("companies", sa.Text, nullable=False, default="[]"),
+    sa.Column("chips", sa.Text, nullable=False, default="[]"),
+    sa.Column("counterparties", sa.Text, nullable=False, default="[]"),
+    sa.Column("amount", sa.Text),
+    sa.Column("summary", sa.Text, nullable=False, default=""),
+    sa.Column("error", sa.Text),
+    sa.Column("classified_at", UTCDateTime, nullable=False),
+)
+
+alert_ledger = sa.Table(
+    "alert_ledger",
+    metadata,
+    sa.Column("alert_id", sa.String(64), primary_key=True),
+    sa.Column("channel", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("story_id", sa.String(40)),
+    sa.Column("article_id", sa.String(40)),
+    sa.Column("parent_alert_id", sa.String(64)),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("claim_token", sa.String(64)),
+    sa.Column("claimed_at", UTCDateTime),
+    sa.Column("ts", sa.String(32)),
+    sa.Column("thread_ts", sa.String(32)),
+    sa.Column("permalink", sa.Text),
+    sa.Column("payload", sa.Text),
+    sa.Column("model_version", sa.String(64)),
+    sa.Column("run_id", sa.Text),
+    sa.Column("interval_start", UTCDateTime),
+    sa.Column("interval_end", UTCDateTime),
+    sa.Column("error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("posted_at", UTCDateTime),
+    sa.Index("ix_alert_ledger_state", "state"),
+    sa.Index("ix_alert_ledger_story", "story_id", "channel"),
+)
+
+model_registry = sa.Table(
+    "model_registry",
+    metadata,
+    sa.Column("version", sa.String(64), primary_key=True),
+    # Where the model file was written when it was trained (informational; the bytes are in model_artifacts).
+    sa.Column("path", sa.Text),
+    sa.Column("data_hash", sa.String(64), nullable=False),
+    sa.Column("metrics", sa.Text, nullable=False, default="{}"),
+    # The model's metadata (threshold, feature set, training files ...), JSON.
+    sa.Column("card", sa.Text, nullable=False, default="{}"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("promoted_at", UTCDateTime),
+    sa.Column("is_current", sa.Boolean, nullable=False, default=False),
+)
+
+model_artifacts = sa.Table(
+    "model_artifacts",
+    metadata,
+    sa.Column("version", sa.String(64), primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
