@@ -1,7 +1,8 @@
 """Shared fixtures: stores on SQLite and PostgreSQL, settings pointing at temporary folders.
 
 PostgreSQL tests use a throw-away database on the server at ``NEWS_TEST_PG_URL`` (default: the local
-server at 127.0.0.1:5432); where it is unreachable they are skipped with the reason.
+server at 127.0.0.1:5432); where it is unreachable they are skipped with the reason, and with ``CI=true``
+they fail (``support.environment.unavailable``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.environment import create_pg_database, drop_pg_database, pg_skip_reason, settings_env
+from support.environment import (
+    create_pg_database,
+    drop_pg_database,
+    pg_skip_reason,
+    settings_env,
+    unavailable,
+)
 
 from pipeline.settings import PROJECT_ROOT, Settings
 from pipeline.store import Store, open_store
@@ -66,7 +73,7 @@ def pg_url() -> Iterator[str]:
     """A throw-away PostgreSQL database for this test session."""
     reason = pg_skip_reason()
     if reason:
-        pytest.skip(reason)
+        unavailable(reason)
     url = create_pg_database()
     try:
         yield url

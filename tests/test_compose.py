@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import yaml
+from support.environment import unavailable
 
 from pipeline.settings import PROJECT_ROOT, Settings
 
@@ -149,7 +150,7 @@ def _check_jsonschema() -> str | None:
 def test_compose_file_validates_against_the_compose_spec() -> None:
     exe = _check_jsonschema()
     if exe is None:
-        pytest.skip("check-jsonschema is not installed (requirements-dev.txt installs it)")
+        unavailable("check-jsonschema is not installed (requirements-dev.txt installs it)")
     result = subprocess.run(
         [exe, "--builtin-schema", "vendor.compose-spec", str(COMPOSE_FILE)],
         capture_output=True,
@@ -163,7 +164,7 @@ def test_compose_file_validates_against_the_compose_spec() -> None:
 def test_the_spec_check_catches_a_broken_file(tmp_path: Path) -> None:
     exe = _check_jsonschema()
     if exe is None:
-        pytest.skip("check-jsonschema is not installed (requirements-dev.txt installs it)")
+        unavailable("check-jsonschema is not installed (requirements-dev.txt installs it)")
     broken = tmp_path / "docker-compose.yml"
     broken.write_text(COMPOSE_FILE.read_text(encoding="utf-8").replace("healthcheck:", "health_check:", 1))
     result = subprocess.run(
@@ -400,7 +401,7 @@ def test_dockerfile_builds_on_the_pinned_airflow_and_installs_the_requirements()
 @pytest.mark.postgres
 def test_postgres_init_script_creates_the_store_database_idempotently(pg_url: str) -> None:
     if shutil.which("psql") is None:
-        pytest.skip("psql (PostgreSQL client) is not installed")
+        unavailable("psql (PostgreSQL client) is not installed")
     admin = sa.engine.make_url(pg_url)
     suffix = uuid.uuid4().hex[:8]
     db, owner, password = f"chip_news_{suffix}", f"chip_news_{suffix}", 'it\'s a "hard" pass:word@1'

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.environment import unavailable
 
 from pipeline.errors import FeedParseError
 from pipeline.ingest.encoding import looks_like_mojibake
@@ -327,7 +328,15 @@ def test_feedparser_crash_becomes_feed_parse_error(monkeypatch: pytest.MonkeyPat
 # --- golden files over the real corpus --------------------------------------------------------------
 
 GOLDEN = sorted(EXPECTED.glob("*.json"))
-needs_corpus = pytest.mark.skipif(CORPUS is None, reason="shared corpus (shared/corpus/feeds) not found")
+
+
+@pytest.fixture
+def _corpus() -> None:
+    if CORPUS is None:
+        unavailable("shared corpus (shared/corpus/feeds) not found")
+
+
+needs_corpus = pytest.mark.usefixtures("_corpus")
 
 
 def test_golden_files_exist() -> None:

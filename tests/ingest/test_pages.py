@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from support.environment import unavailable
 
 from bench.corpus import corpus_root
 from pipeline.ingest import pages
@@ -291,7 +292,7 @@ GOLDEN = {
 def test_corpus_page_extraction_quality(name: str, floor: float) -> None:
     page_path, truth_path = CORPUS / "pages" / f"{name}.html", CORPUS / "truth" / f"{name}.txt"
     if not (page_path.exists() and truth_path.exists()):
-        pytest.skip(f"shared corpus not available at {CORPUS}")
+        unavailable(f"shared corpus not available at {CORPUS}")
     page = extract_page(page_path.read_bytes(), HTML, url=f"https://example.com/{name}")
     assert not page.paywalled
     assert page.title

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from support.environment import create_pg_database, drop_pg_database
+from support.environment import create_pg_database, drop_pg_database, unavailable
 
 from live.cluster import AirflowCluster, wait_for
 
@@ -43,7 +43,7 @@ def _redis_reason() -> str | None:
 def celery_cluster(tmp_path: Path, archived_samples: dict[str, str]) -> Iterator[tuple[AirflowCluster, str]]:
     reason = _redis_reason()
     if reason:
-        pytest.skip(reason)
+        unavailable(reason)
     metadata_url = create_pg_database("chipnews_celery")
     result_backend = "db+" + sa.engine.make_url(metadata_url).render_as_string(hide_password=False)
     queue = f"chipnews-test-{uuid.uuid4().hex[:8]}"

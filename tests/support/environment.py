@@ -1,4 +1,4 @@
-"""Helpers shared by the test suite: throw-away PostgreSQL databases and settings environments."""
+"""Helpers shared by the test suite: missing services, throw-away PostgreSQL databases, settings environments."""
 
 from __future__ import annotations
 
@@ -7,9 +7,24 @@ import os
 import uuid
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from pipeline.settings import PROJECT_ROOT
+
+# CI runs with CI=true: there every service a test needs (PostgreSQL, Redis, Chromium, the shared corpus)
+# must be present, and a missing one fails the test instead of skipping it.
+IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def unavailable(reason: str) -> None:
+    """Skip the current test because ``reason`` (something it needs is missing); under CI, fail instead."""
+    if IN_CI:
+        pytest.fail(
+            f"{reason} (CI=true: a missing service or corpus is a failure, not a skip)", pytrace=False
+        )
+    pytest.skip(reason)
+
 
 PG_ADMIN_URL = os.environ.get("NEWS_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 
