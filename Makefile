@@ -44,13 +44,13 @@ model: $(STAMP)
 
 demo: model
 	@mkdir -p var/airflow
-	$(AIRFLOW_LOCAL_ENV) scripts/airflow-setup.sh
-	$(AIRFLOW_LOCAL_ENV) $(BIN)/python scripts/demo.py
+	@$(AIRFLOW_LOCAL_ENV) scripts/airflow-setup.sh
+	@$(AIRFLOW_LOCAL_ENV) $(BIN)/python scripts/demo.py
 
 up: model
 	@mkdir -p var/airflow
-	$(AIRFLOW_LOCAL_ENV) scripts/airflow-setup.sh
-	$(AIRFLOW_LOCAL_ENV) scripts/standalone.sh
+	@$(AIRFLOW_LOCAL_ENV) scripts/airflow-setup.sh
+	@$(AIRFLOW_LOCAL_ENV) scripts/standalone.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
