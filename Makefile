@@ -68,6 +68,7 @@ bench: model
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.extraction
 	$(BIN)/python -m bench.classify
+	$(BIN)/python -m bench.hostile
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
