@@ -98,3 +98,12 @@ def test_every_setting_fills_one_field_and_is_documented_in_the_readme() -> None
     assert not missing, f"README does not document {missing}"
     attrs = [s.attr for s in SETTINGS]
     assert len(attrs) == len(set(attrs)) and set(attrs) | {"home"} == set(Settings.__dataclass_fields__)
+
+
+def test_the_readme_settings_table_is_the_declaration() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for setting in SETTINGS:
+        default = setting.default.replace("{home}/", "")
+        shown = f"`{default}`" if default and setting.env != "NEWS_ALLOW_HOSTS" else "empty"
+        row = f"| `{setting.env}` | {shown} | {setting.help} |"
+        assert row in readme, f"README's settings table does not have: {row}"

@@ -299,17 +299,19 @@ def train_and_save(
     seed: int = 0,
     watchlist: Watchlist | None = None,
     feature_set: str = "auto",
+    hold_out: bool = True,
 ) -> TrainResult:
     """Train on ``train_paths`` (minus the held-out split), save under ``model_dir`` and register it.
 
     With ``promote``, the new model is promoted when the gate (``evaluate_candidate``) finds it no worse
     than the current one. ``feature_set`` is ``char``, ``jieba`` or ``auto`` (measure both, keep the better).
+    ``hold_out=False`` trains on every item (no held-out metrics): for fixed models such as the tests'.
     """
     started = time.perf_counter()
     watchlist = watchlist or Watchlist.load(default_watchlist_path())
     items = load_labelled(train_paths)
     digest = data_hash(train_paths)
-    train, held = split_holdout(items)
+    train, held = split_holdout(items) if hold_out else (list(items), [])
     if not train:
         raise ModelError(f"no training items in {[str(p) for p in train_paths]}")
     comparison: dict[str, dict[str, float]] = {}
