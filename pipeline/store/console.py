@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline.store.base import StoreBase, chunks
-from pipeline.store.schema import alert_ledger, articles, classifications, feed_runs
+from pipeline.store.schema import alert_ledger, articles, classifications, feed_days
 
 # A keyset position: (time, id) of the last row of the previous page.
 Keyset = tuple[datetime, str]
@@ -356,36 +356,19 @@ class ConsoleStore(StoreBase):
                     out.setdefault(r.story_id, []).append(StoryAlert(**fields))
         return out
 
-    def feed_run_days(self, feed_ids: Sequence[str], *, since: datetime) -> dict[str, list[FeedDay]]:
-        """Per feed, its fetch attempts since ``since`` summed per UTC day (days without any are absent)."""
-        r = feed_runs.c
-        day = sa.func.date(r.attempted_at).label("day")
-        failed = sa.case((r.ok.is_(False), 1), else_=0)
+    def feed_run_days(self, feed_ids: Sequence[str], *, since: date) -> dict[str, list[FeedDay]]:
+        """Per feed, its fetch attempts summed per UTC day from ``since`` on (days without any are absent)."""
+        d = feed_days.c
         out: dict[str, list[FeedDay]] = {}
         with self.engine.connect() as conn:
             for chunk in chunks(list(feed_ids)):
                 q = (
-                    sa.select(
-                        r.feed_id,
-                        day,
-                        sa.func.count().label("attempts"),
-                        sa.func.sum(failed).label("failures"),
-                        sa.func.sum(r["items"]).label("items"),
-                        sa.func.sum(r.new_items).label("new_items"),
-                    )
-                    .where(r.feed_id.in_(chunk), r.attempted_at >= since)
-                    .group_by(r.feed_id, day)
-                    .order_by(r.feed_id, day)
+                    sa.select(feed_days)
+                    .where(d.feed_id.in_(chunk), d.day >= since)
+                    .order_by(d.feed_id, d.day)
                 )
                 for row in conn.execute(q):
                     out.setdefault(row.feed_id, []).append(
-                        FeedDay(
-                            # SQLite's date() is text, PostgreSQL's a date: both print as YYYY-MM-DD
-                            day=date.fromisoformat(str(row.day)),
-                            attempts=int(row.attempts),
-                            failures=int(row.failures or 0),
-                            items=int(row.items or 0),
-                            new_items=int(row.new_items or 0),
-                        )
+                        FeedDay(**{k: v for k, v in row._mapping.items() if k != "feed_id"})
                     )
         return out

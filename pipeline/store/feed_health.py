@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from pipeline.store.base import StoreBase
-from pipeline.store.schema import feed_runs, feed_state
+from pipeline.store.schema import feed_days, feed_runs, feed_state
 
-# How long the per-attempt history of a feed is kept (the health row itself is kept for ever).
+# How long the history of a feed (attempts, days) is kept; its health row is kept for ever.
 FEED_RUN_RETENTION = timedelta(days=30)
 
 
@@ -114,12 +115,33 @@ class FeedHealthStore(StoreBase):
                 "error": values["last_error"],
             }
             self._upsert(conn, feed_runs, [attempt], ["feed_id", "attempted_at"], list(attempt)[2:])
+            self._sum_feed_day(conn, feed_id, at)
+            oldest = at - FEED_RUN_RETENTION
             conn.execute(
-                sa.delete(feed_runs).where(
-                    feed_runs.c.feed_id == feed_id, feed_runs.c.attempted_at < at - FEED_RUN_RETENTION
-                )
+                sa.delete(feed_runs).where(feed_runs.c.feed_id == feed_id, feed_runs.c.attempted_at < oldest)
+            )
+            conn.execute(
+                sa.delete(feed_days).where(feed_days.c.feed_id == feed_id, feed_days.c.day < oldest.date())
             )
         return FeedHealth(**values)
+
+    def _sum_feed_day(self, conn: Connection, feed_id: str, at: datetime) -> None:
+        """Recompute the feed's ``feed_days`` row for the UTC day of ``at`` from its attempts that day."""
+        day = at.astimezone(UTC).date()
+        start = datetime.combine(day, time(), tzinfo=UTC)
+        r = feed_runs.c
+        totals = conn.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(sa.case((r.ok.is_(False), 1), else_=0)), 0),
+                sa.func.coalesce(sa.func.sum(r["items"]), 0),  # r.items is the collection's method
+                sa.func.coalesce(sa.func.sum(r.new_items), 0),
+            ).where(r.feed_id == feed_id, r.attempted_at >= start, r.attempted_at < start + timedelta(days=1))
+        ).one()
+        row = dict(zip(("attempts", "failures", "items", "new_items"), map(int, totals), strict=True))
+        self._upsert(
+            conn, feed_days, [{"feed_id": feed_id, "day": day, **row}], ["feed_id", "day"], list(row)
+        )
 
     def set_feed_failure_notified(self, feed_id: str, notified: bool) -> None:
         with self.engine.begin() as conn:

@@ -67,6 +67,19 @@ feed_runs = sa.Table(
     sa.Column("error", sa.Text),
 )
 
+# A feed's attempts summed per UTC day, recomputed from ``feed_runs`` whenever one is recorded, so a week
+# of a feed costs seven rows to read however often it is polled.
+feed_days = sa.Table(
+    "feed_days",
+    metadata,
+    sa.Column("feed_id", sa.String(64), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("items", sa.Integer, nullable=False),
+    sa.Column("new_items", sa.Integer, nullable=False),
+)
+
 articles = sa.Table(
     "articles",
     metadata,

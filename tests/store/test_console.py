@@ -153,7 +153,7 @@ def test_feed_history_sums_attempts_per_utc_day(any_store: Store) -> None:
     any_store.record_feed_result("f", url, ok=True, at=day2 + timedelta(minutes=15), status=200, items=7)
     any_store.record_feed_result("g", url, ok=True, at=day2, status=304)
 
-    days = any_store.feed_run_days(["f", "g", "missing"], since=day1 - timedelta(days=1))
+    days = any_store.feed_run_days(["f", "g", "missing"], since=date(2025, 9, 13))
 
     assert days["f"] == [
         FeedDay(day=date(2025, 9, 14), attempts=1, failures=0, items=10, new_items=4),
@@ -161,22 +161,27 @@ def test_feed_history_sums_attempts_per_utc_day(any_store: Store) -> None:
     ]
     assert [(x.day, x.attempts, x.failures) for x in days["g"]] == [(date(2025, 9, 15), 1, 0)]
     assert "missing" not in days
-    assert any_store.feed_run_days(["f"], since=day2) == {"f": days["f"][1:]}
+    assert any_store.feed_run_days(["f"], since=date(2025, 9, 15)) == {"f": days["f"][1:]}
 
 
 def test_feed_history_keeps_one_row_per_attempt_and_prunes_old_ones(any_store: Store) -> None:
     url = "https://f.example/rss"
     any_store.record_feed_result("f", url, ok=False, at=T0, status=500, error="HTTP 500")
-    # a retried task records the same attempt again: one row, the latest outcome
+    # a retried task records the same attempt again: one row, the latest outcome, counted once
     any_store.record_feed_result("f", url, ok=True, at=T0, status=200, items=3)
     any_store.record_feed_result("other", url, ok=True, at=T0, status=200, items=1)
-    later = T0 + FEED_RUN_RETENTION + timedelta(minutes=1)
+    assert any_store.feed_run_days(["f"], since=T0.date()) == {
+        "f": [FeedDay(day=T0.date(), attempts=1, failures=0, items=3, new_items=0)]
+    }
+    later = T0 + FEED_RUN_RETENTION + timedelta(days=1)
     any_store.record_feed_result("f", url, ok=True, at=later, status=200, items=5)
 
     with any_store.begin() as conn:
         rows = conn.execute(sa.select(feed_runs.c.feed_id, feed_runs.c.ok, feed_runs.c["items"])).all()
+    days = any_store.feed_run_days(["f", "other"], since=T0.date())
 
     assert sorted(tuple(r) for r in rows) == [("f", True, 5), ("other", True, 1)]
+    assert [d.day for d in days["f"]] == [later.date()] and [d.day for d in days["other"]] == [T0.date()]
 
 
 def test_feed_status_names_each_state() -> None:
