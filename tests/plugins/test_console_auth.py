@@ -5,7 +5,11 @@ JSON API, a redirect to Airflow's login from a page) and serves one with a login
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,3 +171,45 @@ def test_writes_are_not_routes(client: TestClient) -> None:
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         response = client.request(method, f"{URL_PREFIX}/api/alerts", headers={"Cookie": f"_token={token}"})
         assert response.status_code == 405 and SECRET_TITLE not in response.text
+
+
+PREFIXED_PROBE = """
+import json
+from urllib.parse import urljoin
+from fastapi.testclient import TestClient
+from airflow.api_fastapi.app import create_app, get_auth_manager
+from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+client = TestClient(create_app())
+token = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="viewer", role="viewer"))
+page = "/airflow/chip-news/alerts"
+anonymous = client.get(page, follow_redirects=False)
+login = urljoin("http://testserver" + page, anonymous.headers["location"])
+print(json.dumps({
+    "anonymous": anonymous.status_code,
+    "login": login,
+    "login_page": client.get(login, follow_redirects=False).headers.get("location"),
+    "page": client.get(page, headers={"Authorization": "Bearer " + token}).status_code,
+    "api": client.get("/airflow/chip-news/api/models", headers={"Authorization": "Bearer " + token}).status_code,
+}))
+"""
+
+
+def test_the_console_works_under_a_url_prefix(airflow_db: Path, tmp_path: Path) -> None:
+    """Airflow under /airflow ([api] base_url, read when Airflow is imported: a process of its own): the
+    console's pages and their link to the login follow the prefix."""
+    env = {**os.environ, **settings_env(tmp_path), "AIRFLOW__API__BASE_URL": "http://testserver/airflow"}
+    result = subprocess.run(
+        [sys.executable, "-c", PREFIXED_PROBE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["anonymous"] == 303
+    assert seen["login"] == "http://testserver/airflow/api/v2/auth/login?next=%2Fairflow%2Fchip-news%2Falerts"
+    assert seen["login_page"] == "/airflow/auth/login?next=%2Fairflow%2Fchip-news%2Falerts"
+    assert seen["page"] == 200 and seen["api"] == 200

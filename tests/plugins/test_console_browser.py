@@ -261,6 +261,15 @@ def test_an_operator_reads_the_console_in_the_airflow_ui(console: Console, brows
         assert link.startswith("https://fake.slack.test/archives/"), link
     driver.save_screenshot(str(SCREENSHOTS / "alerts.png"))
 
+    # a link out (here the Slack permalink) opens a new tab, though the UI's frame forbids pop-ups
+    ui, before = driver.current_window_handle, set(driver.window_handles)
+    parents[0].find_element(By.LINK_TEXT, "open").click()
+    _wait(driver, lambda d: len(set(d.window_handles) - before) == 1, "a new tab for the Slack permalink")
+    driver.switch_to.window((set(driver.window_handles) - before).pop())
+    driver.close()
+    driver.switch_to.window(ui)
+    driver.switch_to.frame(driver.find_element(By.CSS_SELECTOR, 'iframe[title="Chip news"]'))
+
     # 4. Stories: a story reported in Chinese and English lists both sources
     _console_page(driver, "Stories")
     stories = driver.find_elements(By.CSS_SELECTOR, "article.story")

@@ -1,8 +1,9 @@
 """The console's FastAPI app: four read-only pages and the JSON API behind them.
 
 Every route depends on ``require_user`` (set on the app, so a route added later is covered too). Pages
-are rendered on the server with Jinja2 (autoescaping on, no scripts: the Content-Security-Policy allows
-none), and every link is relative, so the console works under any URL prefix and behind a proxy.
+are rendered on the server with Jinja2 (autoescaping on); the Content-Security-Policy lets no script run
+but the console's own ``console.js`` (it opens outside links from the UI's frame), and every link is
+relative, so the console works under any URL prefix and behind a proxy.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ log = logging.getLogger(__name__)
 URL_PREFIX = "/chip-news"
 HERE = Path(__file__).parent
 PAGES = (("alerts", "Alerts"), ("stories", "Stories"), ("feeds", "Feeds"), ("models", "Models"))
-# No script may run, styles only from the console itself, framed only by Airflow's own UI.
+# Scripts and styles only from the console's own files (never inline, so nothing in a page can run),
+# framed only by Airflow's own UI.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'self'; base-uri 'none'"
 )
 
@@ -242,10 +244,19 @@ def index() -> RedirectResponse:
     return RedirectResponse("alerts", status_code=307)
 
 
+def _static(name: str, media_type: str) -> Response:
+    body = (HERE / "static" / name).read_text(encoding="utf-8")
+    return Response(body, media_type=media_type, headers={"Cache-Control": "private, max-age=300"})
+
+
 @router.get("/console.css", include_in_schema=False)
 def stylesheet() -> Response:
-    css = (HERE / "static" / "console.css").read_text(encoding="utf-8")
-    return Response(css, media_type="text/css", headers={"Cache-Control": "private, max-age=300"})
+    return _static("console.css", "text/css")
+
+
+@router.get("/console.js", include_in_schema=False)
+def script() -> Response:
+    return _static("console.js", "text/javascript")
 
 
 def _error(request: Request, status: int, message: str) -> Response:
