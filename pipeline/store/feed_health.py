@@ -121,7 +121,9 @@ class FeedHealthStore(StoreBase):
                 sa.delete(feed_runs).where(feed_runs.c.feed_id == feed_id, feed_runs.c.attempted_at < oldest)
             )
             conn.execute(
-                sa.delete(feed_days).where(feed_days.c.feed_id == feed_id, feed_days.c.day < oldest.date())
+                sa.delete(feed_days).where(
+                    feed_days.c.feed_id == feed_id, feed_days.c.day < oldest.astimezone(UTC).date()
+                )
             )
         return FeedHealth(**values)
 
