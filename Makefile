@@ -26,7 +26,7 @@ help:
 	@echo "make demo   - run news_monitor once through Airflow on the bundled sample feeds (SQLite, Slack dry-run)"
 	@echo "make test   - lint, type-check and the whole test suite (what CI runs)"
 	@echo "make up     - airflow standalone with the project's DAGs on http://localhost:8080"
-	@echo "make bench  - ingest, extraction and classification benchmarks (prints figures)"
+	@echo "make bench  - ingest, extraction, classification and console benchmarks (prints figures)"
 	@echo "make model  - train the classifier if no model is promoted yet"
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -69,6 +69,7 @@ bench: model
 	$(BIN)/python -m bench.extraction
 	$(BIN)/python -m bench.classify
 	$(BIN)/python -m bench.hostile
+	$(BIN)/python -m bench.console
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -202,9 +202,11 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.config.feeds import load_feeds
+    from pipeline.store import feed_status
 
     feeds = load_feeds(settings.feeds_file, include_disabled=True)
     health = _store(settings).feed_health()
+    now = datetime.now(UTC)
     rows = []
     for f in feeds:
         h = health.get(f.id)
@@ -213,7 +215,7 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
                 "feed": f.id,
                 "enabled": f.enabled,
                 "language": f.language,
-                "status": _feed_status(f.enabled, h),
+                "status": feed_status(f.enabled, h, now),
                 "last_success": _iso(h.last_success_at) if h else None,
                 "failures": h.consecutive_failures if h else 0,
                 "http": h.last_status if h else None,
@@ -251,19 +253,6 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
         f"{sum(1 for r in rows if r['status'] == 'disabled')} disabled"
     )
     return 0
-
-
-def _feed_status(enabled: bool, h: Any) -> str:
-    if not enabled:
-        return "disabled"
-    if h is None or h.last_attempt_at is None:
-        return "never"
-    if h.consecutive_failures == 0:
-        return "ok"
-    # One failure waits only for the next poll; from the second in a row the wait doubles (back-off).
-    if h.consecutive_failures >= 2 and h.backoff_until and h.backoff_until > datetime.now(UTC):
-        return "backoff"
-    return "failing"
 
 
 def _cell(value: Any, width: int) -> str:
