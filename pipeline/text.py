@@ -144,8 +144,9 @@ def unescape_entities(value: str) -> str:
 
 # --- HTML ---------------------------------------------------------------------------------------------
 
-# Elements whose content is never text a reader sees.
-_HIDDEN_OPEN_RE = re.compile(r"<(script|style|noscript|template|svg|math|iframe|object|head)\b", re.I)
+# Elements whose content is never text a reader sees. MathML is text (a formula reads "a+b"), but its
+# <annotation> repeats the formula as TeX or another markup.
+_HIDDEN_OPEN_RE = re.compile(r"<(script|style|noscript|template|svg|iframe|object|head|annotation)\b", re.I)
 _BLOCK_TAG_RE = re.compile(
     r"<(?:br|hr|/?(?:p|div|li|ul|ol|dl|dt|dd|h[1-6]|tr|table|thead|tbody|tfoot|caption|blockquote|pre"
     r"|section|article|header|footer|aside|nav|figure|figcaption|address|main|details|summary|form"
@@ -154,8 +155,11 @@ _BLOCK_TAG_RE = re.compile(
 )
 _CELL_TAG_RE = re.compile(r"</?t[dh]\b[^<>]*>", re.I)
 # Any other tag, declaration or processing instruction. Attribute values may hold ">" when quoted; a
-# quote may not run past the next "<", which keeps every scan short (no quadratic backtracking).
-_TAG_RE = re.compile(r"""</?[A-Za-z][^<>"']*(?:(?:"[^"<]*"|'[^'<]*')[^<>"']*)*>|<[!?][^<>]*>""")
+# quote may not run past the next "<", which keeps every scan short (no quadratic backtracking). A tag
+# whose quotes do not pair up (<a href=http://x/">) ends at its first ">", as a browser reads it.
+_TAG_RE = re.compile(
+    r"""</?[A-Za-z][^<>"']*(?:(?:"[^"<]*"|'[^'<]*')[^<>"']*)*>|</?[A-Za-z][^<>]*>|<[!?][^<>]*>"""
+)
 
 
 _SOURCE_WHITESPACE_RE = re.compile(r"[\r\n\t ]+")

@@ -29,7 +29,12 @@ from urllib.parse import urljoin, urlsplit
 
 from pipeline.errors import FeedParseError
 from pipeline.ingest.dates import parse_date
-from pipeline.ingest.encoding import decode_document, looks_like_mojibake, repair_mojibake
+from pipeline.ingest.encoding import (
+    decode_document,
+    looks_like_mojibake,
+    repair_mojibake,
+    sniff_xml_encoding,
+)
 from pipeline.models import FeedEntry, ParsedFeed
 from pipeline.text import clean_title, html_to_text
 
@@ -49,7 +54,7 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"OggS", "Ogg media"),
     (b"ID3", "MP3 audio"),
 )
-_UTF16_32_STARTS = (b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<", b"\x00\x00\xfe\xff", b"\x00\x00\x00<")
+_UTF16_32_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 
 _XML_DECL_RE = re.compile(r"<\?xml\b[^>]*\?>")
 _PROLOG_SKIP_RE = re.compile(r"\s+|<!--.*?-->|<\?.*?\?>", re.S)
@@ -81,7 +86,7 @@ def _sniff_binary(body: bytes) -> str | None:
             return name
     if body[8:12] == b"WEBP" and body.startswith(b"RIFF"):
         return "WebP image"
-    if b"\x00" in body[:1024] and not body.startswith(_UTF16_32_STARTS):
+    if b"\x00" in body[:1024] and not body.startswith(_UTF16_32_BOMS) and sniff_xml_encoding(body) is None:
         return "binary data"
     return None
 
@@ -132,6 +137,7 @@ def _prepare(text: str) -> tuple[str, str | None, list[str]]:
     pieces: list[str] = []
     pos = 0
     root: str | None = None
+    html_doctype = False
     while pos < len(text):
         skip = _PROLOG_SKIP_RE.match(text, pos)
         if skip:
@@ -141,10 +147,11 @@ def _prepare(text: str) -> tuple[str, str | None, list[str]]:
             pos = skip.end()
             continue
         if _MARKUP_DECL_RE.match(text, pos):
+            # Even an HTML doctype goes: the root element, not the doctype, says what the document is
+            # (some feeds are served with an XHTML doctype in front of <rss>).
             end = _end_of_declaration(text, pos)
             declaration = text[pos:end]
-            if re.match(r"<!DOCTYPE\s+html\b", declaration, re.I):
-                return text, "html", notes
+            html_doctype = html_doctype or re.match(r"<!DOCTYPE\s+html\b", declaration, re.I) is not None
             if "<!ENTITY" in declaration.upper():
                 notes.append("removed the DOCTYPE and its ENTITY declarations")
             pos = end
@@ -152,6 +159,8 @@ def _prepare(text: str) -> tuple[str, str | None, list[str]]:
         name = _NAME_RE.match(text, pos)
         root = name.group(1) if name else None
         break
+    if html_doctype and (root is None or _local_name(root) not in _FEED_ROOTS):
+        root = "html"
     body = "".join(pieces) + text[pos:]
     if _INVALID_XML_CHARS_RE.search(body):
         body = _INVALID_XML_CHARS_RE.sub("", body)
@@ -254,7 +263,7 @@ def parse_feed(
     if binary:
         raise _fail(f"{binary}, not a feed", url, feed_id)
 
-    decoded = decode_document(body, headers, kind="xml")
+    decoded = decode_document(body, headers, kind="xml", language=language)
     warnings: list[str] = []
     if decoded.repaired:
         warnings.append("repaired double-encoded UTF-8 in the document")
@@ -296,7 +305,8 @@ def parse_feed(
             # A broken document without items (often a truncated download) must not pass for a quiet feed.
             raise FeedParseError(f"malformed feed with no items ({reason})", url=url, feed_id=feed_id)
         warnings.append(f"not well-formed XML, parsed leniently ({reason})")
-    if not parsed.get("version") and not raw_entries:
+    # A channel feedparser cannot name a version for (CDF's <CHANNEL>) is still a feed if it says anything.
+    if not parsed.get("version") and not raw_entries and not parsed.get("feed"):
         raise _fail("no RSS/Atom/RDF channel or items found", url, feed_id)
 
     entries: list[FeedEntry] = []
