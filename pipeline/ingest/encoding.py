@@ -41,6 +41,7 @@ class DecodedText:
     encoding: str
     source: str
     repaired: bool = False  # double-encoded UTF-8 was found and undone
+    replaced: int = 0  # invalid bytes of a UTF-8 document that became U+FFFD
 
 
 # Labels whose Python codec is wrong or missing for what the web actually sends.
@@ -69,7 +70,9 @@ _ALIASES: dict[str, str] = {
     ),
     **dict.fromkeys(("utf8", "utf-8", "unicode-1-1-utf-8", "x-unicode20utf8"), "utf-8"),
     **dict.fromkeys(("mac", "csmacintosh", "x-mac-roman"), "mac-roman"),
-    **dict.fromkeys(("ms-cyrl", "x-cp1251"), "cp1251"),
+    # Microsoft's own names for its code pages (feedparser's corpus uses them).
+    **{"ms-ansi": "cp1252", "ms-ee": "cp1250", "ms-cyrl": "cp1251", "x-cp1251": "cp1251", "ms-greek": "cp1253",
+       "ms-turk": "cp1254", "ms-hebr": "cp1255", "ms-arab": "cp1256", "winbaltrim": "cp1257"},
     "windows-874": "cp874",
     "x-mac-cyrillic": "mac-cyrillic",
     # UCS-2 and UCS-4 are UTF-16 and UTF-32 without the characters outside the BMP.
@@ -360,13 +363,13 @@ def repair_mojibake(text: str) -> str:
 # --- decoding ---------------------------------------------------------------------------------------
 
 
-def _finish(text: str, codec: str, source: str) -> DecodedText:
+def _finish(text: str, codec: str, source: str, replaced: int = 0) -> DecodedText:
     if codec == "utf-8":
         fixed = repair_mojibake(text)
         if fixed is not text:
             logger.debug("repaired double-encoded UTF-8 (%d -> %d chars)", len(text), len(fixed))
-            return DecodedText(fixed, codec, source, repaired=True)
-    return DecodedText(text, codec, source)
+            return DecodedText(fixed, codec, source, repaired=True, replaced=replaced)
+    return DecodedText(text, codec, source, replaced=replaced)
 
 
 def _decode_by_pattern(body: bytes, family: str, headers: Mapping[str, str] | None) -> DecodedText:
@@ -400,9 +403,10 @@ def _is_ebcdic(codec: str) -> bool:
         return False
 
 
-def _mostly_utf8(body: bytes) -> str | None:
-    """``body`` decoded as UTF-8 with U+FFFD for its invalid bytes, when the valid multi-byte sequences
-    outnumber the invalid ones (a stray Latin-1 byte or a cut character in a UTF-8 document), else None.
+def _mostly_utf8(body: bytes) -> tuple[str, int] | None:
+    """(``body`` decoded as UTF-8 with U+FFFD for its invalid bytes, how many were replaced) when its
+    valid multi-byte sequences are at least as many (a stray Latin-1 byte or a cut character in a UTF-8
+    document), else None.
 
     A document in a legacy encoding has next to no valid UTF-8 sequences: GBK or Latin-1 text comes out
     mostly invalid, so it is left to the other evidence.
@@ -410,7 +414,7 @@ def _mostly_utf8(body: bytes) -> str | None:
     text = body.decode("utf-8", "replace")
     invalid = text.count("\ufffd") - body.count("\ufffd".encode())
     valid = len(text) - len(text.encode("ascii", "ignore")) - invalid
-    return text if 0 < invalid <= valid else None
+    return (text, invalid) if 0 < invalid <= valid else None
 
 
 def _reads_as_chinese(text: str) -> bool:
@@ -511,8 +515,8 @@ def decode_document(
     if utf8_source is not None:
         damaged = _mostly_utf8(body)
         if damaged is not None:
-            logger.debug("UTF-8 document with invalid bytes; they are replaced, the rest is kept")
-            return _finish(damaged, "utf-8", utf8_source)
+            logger.debug("UTF-8 document with %d invalid byte sequence(s); replaced", damaged[1])
+            return _finish(damaged[0], "utf-8", utf8_source, replaced=damaged[1])
 
     for codec, source in declared:
         if codec == "utf-8":

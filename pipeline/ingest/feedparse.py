@@ -267,6 +267,8 @@ def parse_feed(
     warnings: list[str] = []
     if decoded.repaired:
         warnings.append("repaired double-encoded UTF-8 in the document")
+    if decoded.replaced:
+        warnings.append(f"replaced {decoded.replaced} invalid UTF-8 byte sequence(s) with U+FFFD")
     if decoded.source == "detected":
         warnings.append(f"encoding detected as {decoded.encoding}; the declared one was missing or wrong")
 
