@@ -13,6 +13,8 @@ server's default Content-Type), then parsed by feedparser and by ``parse_feed``.
 * the corpus's own expectations that ``parse_feed`` misses: the ``Expect:`` line of a test file states the
   document's encoding (``encoding == 'EUC-JP'``), its feed title or its first description; a miss on an
   encoding means the text was decoded differently from what that encoding gives (mis-decoding);
+* how many feeds the fast path (lxml) read, and any whose fields differ from ``parse_feed``'s feedparser
+  path (``fast_path=False``): each one is a defect too;
 * the feeds whose titles or summaries differ from feedparser's (both through the pipeline's text
   cleaning). A difference is a lead, not a verdict: feedparser reads undeclared bytes as windows-1252.
 
@@ -61,6 +63,8 @@ class Outcome:
     differences: tuple[tuple[str, str, str], ...] = ()  # (field, ours, feedparser's)
     missed: tuple[str, ...] = ()  # expectations of the corpus's Expect: line that parse_feed misses
     encoding: str | None = None
+    fast: bool = False  # read by the fast path (lxml)
+    paths_differ: bool = False  # the fast path's fields differ from parse_feed's feedparser path
 
 
 def headers_for(path: Path, data: bytes) -> dict[str, str]:
@@ -144,15 +148,26 @@ def check(path: Path, root: Path, language: str) -> Outcome:
         warnings.simplefilter("ignore")
         theirs = feedparser.parse(io.BytesIO(data), response_headers=headers, sanitize_html=False)
     clean = not theirs.get("bozo")
+    url = f"http://127.0.0.1:8097/tests/{relative}"
     try:
-        ours = parse_feed(data, headers, url=f"http://127.0.0.1:8097/tests/{relative}", language=language)
+        ours = parse_feed(data, headers, url=url, language=language)
     except FeedParseError as e:
         return Outcome(relative, clean, refused=str(e))
+    slow = parse_feed(data, headers, url=url, language=language, fast_path=False)
     mine = our_fields(ours)
     differences = tuple(
         (f, a, b) for (f, a), (_, b) in zip(mine, their_fields(theirs), strict=False) if a != b
     )
-    return Outcome(relative, clean, None, differences, missed_expectations(data, ours), ours.encoding)
+    return Outcome(
+        relative,
+        clean,
+        None,
+        differences,
+        missed_expectations(data, ours),
+        ours.encoding,
+        fast=ours.parser == "lxml",
+        paths_differ=(ours.title, ours.entries, ours.warnings) != (slow.title, slow.entries, slow.warnings),
+    )
 
 
 def corpus_files(root: Path) -> list[Path]:
@@ -195,6 +210,14 @@ def main(argv: list[str] | None = None) -> int:
     reasons = Counter(re.sub(r"\(.*", "", o.refused or "").strip()[:60] for o in refused_bozo)
     for reason, count in reasons.most_common():
         print(f"    {count:4d}  {reason}")
+    accepted = [o for o in outcomes if not o.refused]
+    differ = [o for o in accepted if o.paths_differ]
+    print(
+        f"  fast path: {sum(o.fast for o in accepted)} of {len(accepted)} accepted feeds; "
+        f"fields different from the feedparser path: {len(differ)}"
+    )
+    for o in differ:
+        print(f"    {o.path}")
     missed = [o for o in outcomes if o.missed]
     print(f"  expectations of the corpus (Expect: encoding, feed title, description) missed: {len(missed)}")
     for o in missed:
@@ -207,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         [o for o in outcomes if not o.clean and o.differences],
         args.verbose,
     )
-    return 1 if refused_clean else 0
+    return 1 if refused_clean or differ else 0
 
 
 if __name__ == "__main__":
