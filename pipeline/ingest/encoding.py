@@ -250,7 +250,9 @@ _CJK_TEXT_RE = re.compile(f"[\u3000-\u303f{HAN}\uff00-\uffef]")
 # UTF-8 Chinese read as GBK: the first two bytes of 的 是 在 一/中 了 国 ， 。 “ and of U+FFFD (锟斤拷),
 # and private-use characters right after a Han one (GB18030 gives them for byte pairs no text has; alone,
 # they are icon-font glyphs in a page's CSS).
-_GBK_MARKERS_RE = re.compile("[锟鐨鏄鍦涓浜鍥锛銆鈥]|(?<=[\u4e00-\u9fff])[\ue000-\uf8ff]")
+# Two patterns, counted separately: one pattern with a look-behind is four times slower on a whole feed.
+_GBK_MARKERS_RE = re.compile("[锟鐨鏄鍦涓浜鍥锛銆鈥]")
+_PRIVATE_AFTER_HAN_RE = re.compile("[\u4e00-\u9fff][\ue000-\uf8ff]")
 
 
 def _as_bytes(text: str) -> bytes | None:
@@ -318,7 +320,7 @@ def looks_like_mojibake(text: str) -> bool:
         return True
     if _LATIN_HIGH_RE.search(text) and any(_gbk_of(m.group()) for m in _HIGH_RUN_RE.finditer(text)):
         return True
-    markers = len(_GBK_MARKERS_RE.findall(text))
+    markers = len(_GBK_MARKERS_RE.findall(text)) + len(_PRIVATE_AFTER_HAN_RE.findall(text))
     if markers >= 3:
         # Real Chinese uses these characters rarely; text that went UTF-8 -> GBK is full of them.
         non_ascii = len(text) - len(text.encode("ascii", "ignore"))

@@ -25,8 +25,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from html import escape
 from typing import Any
-from xml.sax.saxutils import escape
+
+from lxml import etree
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +81,7 @@ _XHTML = "application/xhtml+xml"
 _HTML_TYPES = frozenset({"text/html", _XHTML})
 _ATOM10 = "http://www.w3.org/2005/Atom"
 _XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
-_BASE_ATTRIBUTE_RE = re.compile(rb"base\s*=", re.I)
+_BASE_ATTRIBUTE_RE = re.compile(rb"base\s*=")  # searched in the lower-cased document (faster than re.I)
 _PREFIX_DECLARATION_RE = re.compile(rb"""(xmlns):([^\s=/>]+)\s*=\s*(["'])(.*?)\3""", re.S)
 _C1_RE = re.compile("[\x80-\x9f]")
 _LINK_REFERENCE_RE = re.compile("&([A-Za-z0-9_]+);")
@@ -131,8 +133,6 @@ def parse_document(document: bytes) -> FastFeed | None:
     None when the document is not well-formed or holds anything whose feedparser reading is not
     replayed here; the caller then runs feedparser.
     """
-    from lxml import etree
-
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     try:
         root = etree.fromstring(document, parser)
@@ -170,7 +170,7 @@ class _Reader:
         self.document = document
         self.fp = _feedparser()
         # xml:base is rare: without any "base=" in the document, no base is tracked at all.
-        self.track_base = _BASE_ATTRIBUTE_RE.search(document) is not None
+        self.track_base = _BASE_ATTRIBUTE_RE.search(document.lower()) is not None
         self.prefixes: dict[str, set[str]] | None = None
         self.version = ""
         self.feed: dict[str, Any] = {}
@@ -226,8 +226,6 @@ class _Reader:
     # --- the walk ----------------------------------------------------------------------------------
 
     def read(self) -> FastFeed:
-        from lxml import etree
-
         root_name = self.name(self.root)
         # feedparser takes the version from the first namespace declaration it knows, then from <rss>.
         declared = {uri.lower() for uri in self.root.nsmap.values()}
@@ -240,18 +238,18 @@ class _Reader:
             self.version = "atom10"
         else:
             raise _NotReplayedError(f"root <{root_name}> is not RSS 2.0, RSS 1.0 or Atom 1.0")
-        walker = etree.iterwalk(self.root, events=("start", "end"))
-        for event, element in walker:
-            if not isinstance(element.tag, str):
-                continue
-            if event == "start":
-                if self.start(element):
-                    walker.skip_subtree()
-            else:
-                self.end(element)
+        self.visit(self.root)
         if not self.version:
             raise _NotReplayedError("no feed version")
         return FastFeed(self.version, self.feed, self.entries)
+
+    def visit(self, element: Any) -> None:
+        """Start, children, end, in document order (libxml2 refuses documents deeper than 256 levels,
+        so the recursion stays shallow)."""
+        if not self.start(element):
+            for child in element.iterchildren(etree.Element):  # not comments, not processing instructions
+                self.visit(child)
+        self.end(element)
 
     def start(self, element: Any) -> bool:
         """Handle an element's start; True when its subtree is read here already (text constructs)."""
@@ -307,7 +305,7 @@ class _Reader:
         """feedparser's ``pop`` on a text value: strip, join URIs, undo UTF-8 read as Latin-1, C1 -> 1252."""
         output = output.strip()
         if resolve and output:
-            output = self.fp.urljoin(self.base, output)
+            output = self.join(output)
         if not output.isascii():
             try:
                 output = output.encode("iso-8859-1").decode("utf-8")
@@ -316,6 +314,12 @@ class _Reader:
             if _C1_RE.search(output):
                 output = output.translate(self.fp.cp1252)
         return output
+
+    def join(self, uri: str) -> str:
+        """feedparser's ``resolve_uri``. Without a base it only squeezes "scheme:///" to "scheme://"."""
+        if not self.base and ":///" not in uri:
+            return uri
+        return self.fp.urljoin(self.base, uri)
 
     def store(self, key: str, value: str) -> None:
         """Where feedparser's ``pop`` stores a text element's value."""
@@ -393,7 +397,7 @@ def _xhtml_pieces(element: Any, *, raw_head: bool = False) -> list[str]:
     """Markup of ``element``'s content as feedparser rebuilds it: escaped text, bare tags (attributes
     left out: the pipeline keeps only text). ``raw_head``: text before the first element is not escaped."""
     raw = raw_head
-    pieces = [element.text if raw else escape(element.text)] if element.text else []
+    pieces = [element.text if raw else escape(element.text, quote=False)] if element.text else []
     for child in element:
         if isinstance(child.tag, str):
             raw = False
@@ -402,7 +406,7 @@ def _xhtml_pieces(element: Any, *, raw_head: bool = False) -> list[str]:
             pieces.extend(_xhtml_pieces(child))
             pieces.append(f"</{local}>")
         if child.tail:
-            pieces.append(child.tail if raw else escape(child.tail))
+            pieces.append(child.tail if raw else escape(child.tail, quote=False))
     return pieces
 
 
@@ -615,7 +619,7 @@ def _start_link(reader: _Reader, element: Any, name: str) -> bool:
     attributes.setdefault("rel", "alternate")
     attributes.setdefault("type", "application/atom+xml" if attributes["rel"] == "self" else "text/html")
     if "href" in attributes:
-        attributes["href"] = reader.fp.urljoin(reader.base, attributes["href"])
+        attributes["href"] = reader.join(attributes["href"])
     target = reader.target()
     if target is not None and not (reader.entry is not None and reader.in_image):
         target.setdefault("links", []).append(attributes)
@@ -631,7 +635,8 @@ def _start_link(reader: _Reader, element: Any, name: str) -> bool:
     if reader.entry is not None and not reader.in_source:
         if not reader.in_image:
             # feedparser undoes "&amp;" and "&name;" in links (query strings read as references).
-            value = _LINK_REFERENCE_RE.sub(r"&\g<1>", value.replace("&amp;", "&"))
+            if "&" in value:
+                value = _LINK_REFERENCE_RE.sub(r"&\g<1>", value.replace("&amp;", "&"))
             reader.entry["link"] = value
             if value:
                 if "links" not in reader.entry:
