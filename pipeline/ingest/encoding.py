@@ -243,7 +243,8 @@ _UTF8_RUN_RE = re.compile(f"{_UTF8_SEQ}+")
 # GBK/GB18030 (or Big5) read as Latin-1: long runs of accented letters and symbols. Six at least: four
 # occur in real text ("[äüöß]" in a page's script) and happen to be two valid GBK characters.
 _LATIN_HIGH_RE = re.compile("[\u00a0-\u00ff]")
-_HIGH_RUN_RE = re.compile(f"{_HIGH}{{6,}}")
+# Written "XX{5,}", not "X{6,}": a pattern that starts with a character class gets a fast scan.
+_HIGH_RUN_RE = re.compile(f"{_HIGH}{_HIGH}{{5,}}")
 _C1_RE = re.compile("[\u0080-\u009f]")
 # Han plus CJK punctuation and full-width forms: what a Chinese text is made of.
 _CJK_TEXT_RE = re.compile(f"[\u3000-\u303f{HAN}\uff00-\uffef]")
@@ -253,6 +254,7 @@ _CJK_TEXT_RE = re.compile(f"[\u3000-\u303f{HAN}\uff00-\uffef]")
 # Two patterns, counted separately: one pattern with a look-behind is four times slower on a whole feed.
 _GBK_MARKERS_RE = re.compile("[锟鐨鏄鍦涓浜鍥锛銆鈥]")
 _PRIVATE_AFTER_HAN_RE = re.compile("[\u4e00-\u9fff][\ue000-\uf8ff]")
+_UNIFIED_HAN_RE = re.compile("[\u4e00-\u9fff]")
 
 
 def _as_bytes(text: str) -> bytes | None:
@@ -320,6 +322,8 @@ def looks_like_mojibake(text: str) -> bool:
         return True
     if _LATIN_HIGH_RE.search(text) and any(_gbk_of(m.group()) for m in _HIGH_RUN_RE.finditer(text)):
         return True
+    if not _UNIFIED_HAN_RE.search(text):  # every marker is (or follows) a Han character
+        return False
     markers = len(_GBK_MARKERS_RE.findall(text)) + len(_PRIVATE_AFTER_HAN_RE.findall(text))
     if markers >= 3:
         # Real Chinese uses these characters rarely; text that went UTF-8 -> GBK is full of them.

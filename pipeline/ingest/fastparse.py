@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from html import escape
-from typing import Any
+from typing import Any, NamedTuple
 
 from lxml import etree
 
@@ -88,6 +88,18 @@ _LINK_REFERENCE_RE = re.compile("&([A-Za-z0-9_]+);")
 _RSS10 = "http://purl.org/rss/1.0/"
 _RSS090 = "http://my.netscape.com/rdf/simple/0.9/"
 _RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
+
+
+_Start = Callable[["_Reader", Any, str], bool]
+_End = Callable[["_Reader", Any, str], None]
+
+
+class _Kind(NamedTuple):
+    name: str
+    start: _Start | None
+    end: _End | None
+    ends_textinput: bool
+    ends_image: bool
 
 
 class _NotReplayedError(Exception):
@@ -177,6 +189,7 @@ class _Reader:
         self.entries: list[dict[str, Any]] = []
         self.entry: _Entry | None = None
         self.names: dict[str, str] = {}
+        self.kinds: dict[str, _Kind] = {}
         self.unprefixed: set[str] = set()
         self.depth = 0
         self.title_depth = -1
@@ -243,38 +256,46 @@ class _Reader:
             raise _NotReplayedError("no feed version")
         return FastFeed(self.version, self.feed, self.entries)
 
+    def kind(self, element: Any) -> _Kind:
+        """How an element is handled, worked out once per tag."""
+        kind = self.kinds.get(element.tag)
+        if kind is None:
+            name = self.name(element)
+            start, end = _START.get(name), _END.get(name)
+            if start is None and (name in _RESERVED or (name in self.fp.handlers and name not in HARMLESS)):
+                raise _NotReplayedError(f"<{name}> is handled by feedparser in ways not replayed here")
+            # feedparser ends an <image> or <textinput> at the first un-prefixed element they cannot hold.
+            unprefixed = name in self.unprefixed
+            ends_textinput = unprefixed and name not in ("title", "link", "description", "name")
+            ends_image = unprefixed and name not in (
+                "title",
+                "link",
+                "description",
+                "url",
+                "href",
+                "width",
+                "height",
+            )
+            kind = _Kind(name, start, end, ends_textinput, ends_image)
+            self.kinds[element.tag] = kind
+        return kind
+
     def visit(self, element: Any) -> None:
         """Start, children, end, in document order (libxml2 refuses documents deeper than 256 levels,
-        so the recursion stays shallow)."""
-        if not self.start(element):
-            for child in element.iterchildren(etree.Element):  # not comments, not processing instructions
-                self.visit(child)
-        self.end(element)
-
-    def start(self, element: Any) -> bool:
-        """Handle an element's start; True when its subtree is read here already (text constructs)."""
+        so the recursion stays shallow). A start handler that returns True has read the subtree."""
+        kind = self.kind(element)
         self.depth += 1
         if self.track_base:
             self._enter_base(element)
-        name = self.name(element)
-        if name in self.unprefixed:
-            # feedparser ends an <image> or <textinput> at the first un-prefixed element they cannot hold.
-            if name not in ("title", "link", "description", "name"):
-                self.in_textinput = False
-            if name not in ("title", "link", "description", "url", "href", "width", "height"):
-                self.in_image = False
-        handler = _START.get(name)
-        if handler is not None:
-            return handler(self, element, name)
-        if name in _RESERVED or (name in self.fp.handlers and name not in HARMLESS):
-            raise _NotReplayedError(f"<{name}> is handled by feedparser in ways not replayed here")
-        return False
-
-    def end(self, element: Any) -> None:
-        name = self.names[element.tag]
-        handler = _END.get(name)
-        if handler is not None:
-            handler(self, element, name)
+        if kind.ends_textinput:
+            self.in_textinput = False
+        if kind.ends_image:
+            self.in_image = False
+        if kind.start is None or not kind.start(self, element, kind.name):
+            for child in element.iterchildren(etree.Element):  # not comments, not processing instructions
+                self.visit(child)
+        if kind.end is not None:
+            kind.end(self, element, kind.name)
         if self.track_base:
             self.base_stack.pop()
             if self.base_stack and self.base_stack[-1]:
@@ -789,8 +810,6 @@ def _sync_author(entry: _Entry) -> None:
         detail["email"] = found
 
 
-_Start = Callable[[_Reader, Any, str], bool]
-_End = Callable[[_Reader, Any, str], None]
 _START: dict[str, _Start] = {
     "rss": _start_rss,
     "channel": _start_channel,
