@@ -218,6 +218,44 @@ def test_xml_base_is_applied_to_links_and_ids() -> None:
     assert_same(fast, slow)
 
 
+# feedparser's bugs the fast path keeps, so that both paths give the same articles (docs/parsing.md).
+def test_xml_base_leaks_out_of_its_element_as_in_feedparser() -> None:
+    # The xml:base of one <content> applies to every later relative link and id, in the next entry too:
+    # feedparser restores the outer base only when the outer element had one of its own.
+    body = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><title>B</title>'
+        b'<entry><title>One</title><content type="html" xml:base="https://elsewhere.example/deep/">x</content>'
+        b'<link href="posts/1"/><id>one</id></entry>'
+        b'<entry><title>Two</title><link href="posts/2"/><id>two</id></entry></feed>'
+    )
+    fast, slow = both(body)
+    assert fast.parser == "lxml"
+    assert [(e.url, e.guid) for e in fast.entries] == [
+        ("https://elsewhere.example/deep/posts/1", "https://elsewhere.example/deep/one"),
+        ("https://elsewhere.example/deep/posts/2", "https://elsewhere.example/deep/two"),
+    ]
+    assert_same(fast, slow)
+
+
+def test_references_in_rss_links_lose_their_semicolon_as_in_feedparser() -> None:
+    # feedparser turns "&name;" in an RSS <link> into "&name" (meant for "?a=1&b;=2" damage).
+    fast, slow = both(rss("<item><title>T</title><link>https://l.example/a?x=1&amp;copy;y=2</link></item>"))
+    assert fast.parser == "lxml"
+    assert fast.entries[0].url == "https://l.example/a?x=1&copyy=2"
+    assert_same(fast, slow)
+
+
+def test_a_deeply_nested_document_goes_to_feedparser() -> None:
+    # libxml2 refuses more than 256 levels; feedparser reads it, and nothing recurses without bound.
+    body = rss(
+        "<item><title>t</title><link>https://d.example/1</link>" + "<x>" * 5000 + "</x>" * 5000 + "</item>"
+    )
+    assert fastparse.parse_document(body) is None
+    fast, slow = both(body)
+    assert [(e.title, e.url) for e in fast.entries] == [("t", "https://d.example/1")]
+    assert_same(fast, slow)
+
+
 # --- randomised feeds ------------------------------------------------------------------------------
 
 TEXTS = ["Chip news", " padded  ", "AT&amp;T &lt;b&gt;bold&lt;/b&gt;", "<![CDATA[<p>Para</p> & more]]>",
