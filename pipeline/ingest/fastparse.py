@@ -156,6 +156,9 @@ def parse_document(document: bytes) -> FastFeed | None:
     except _NotReplayedError as e:
         logger.debug("fast path: %s; feedparser reads it", e)
         return None
+    except Exception:  # a defect here must not cost the feed its articles: feedparser still reads it
+        logger.warning("fast path failed on a well-formed document; feedparser reads it", exc_info=True)
+        return None
 
 
 class _Entry(dict[str, Any]):
@@ -303,8 +306,13 @@ class _Reader:
         self.depth -= 1
 
     def _enter_base(self, element: Any) -> None:
-        attributes = element.attrib
-        given = attributes.get(_XML_BASE, attributes.get("base")) or self.base
+        # feedparser lower-cases attribute names; xml:base wins over a plain "base".
+        given = element.get(_XML_BASE)
+        if given is None:
+            given = next(
+                (v for k, v in element.attrib.items() if k.rpartition("}")[2].lower() == "base"), None
+            )
+        given = given or self.base
         if self.base:
             self.base = self.fp.safe_absolute_uri(self.base, given) or self.base
         else:
