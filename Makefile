@@ -45,13 +45,13 @@ model: $(STAMP)
 
 demo: model
 	@mkdir -p var/airflow
-	$(AIRFLOW_LOCAL_ENV) scripts/airflow-setup.sh
-	$(AIRFLOW_LOCAL_ENV) $(BIN)/python scripts/demo.py
+	@$(AIRFLOW_LOCAL_ENV) scripts/airflow-setup.sh
+	@$(AIRFLOW_LOCAL_ENV) $(BIN)/python scripts/demo.py
 
 up: model
 	@mkdir -p var/airflow
-	$(AIRFLOW_LOCAL_ENV) scripts/airflow-setup.sh
-	$(AIRFLOW_LOCAL_ENV) scripts/standalone.sh
+	@$(AIRFLOW_LOCAL_ENV) scripts/airflow-setup.sh
+	@$(AIRFLOW_LOCAL_ENV) scripts/standalone.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -69,6 +69,7 @@ bench: model
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.extraction
 	$(BIN)/python -m bench.classify
+	$(BIN)/python -m bench.hostile
 
 # feedparser's test corpus stays outside the repository (PEER_CORPUS); see docs/parsing.md.
 PEER_CORPUS ?= $(abspath $(CURDIR)/../peer-corpus)

@@ -27,6 +27,7 @@ from pipeline.store import Store, get_store
 
 if TYPE_CHECKING:
     from pipeline.model.classifier import NewsClassifier
+    from pipeline.slack.client import SlackPoster
 
 log = logging.getLogger(__name__)
 
@@ -215,22 +216,29 @@ def _classify_text(summary: str, body: str | None) -> str:
     return summary
 
 
-def alert_articles(settings: Settings, run: RunInfo, relevant_ids: Sequence[str]) -> dict[str, Any]:
-    """Alert Slack (or the dry-run file) about relevant articles; exactly once per alert id."""
+def alert_articles(
+    settings: Settings, run: RunInfo, relevant_ids: Sequence[str], *, poster: SlackPoster | None = None
+) -> dict[str, Any]:
+    """Alert Slack (or the dry-run file) about relevant articles; exactly once per alert id.
+
+    ``poster`` is how to reach Slack (in Airflow: from the connection); default: from the settings' token.
+    """
     from pipeline.slack.alerts import send_alerts
     from pipeline.slack.client import make_poster
     from pipeline.slack.ops import report_feed_health
 
     store = get_store(settings.db_url)
-    poster = make_poster(settings)
+    poster = poster or make_poster(settings)
     report = send_alerts(store, settings, article_ids=relevant_ids, run=run, poster=poster)
     try:
         notices = report_feed_health(store, settings, poster)
     except Exception:  # a health notice must never hide the alert result
         log.exception("feed-health notices failed")
         notices = 0
+    if report.previews:
+        log.info("dry run: %d message(s) written to %s", len(report.previews), settings.dry_run_file)
     for preview in report.previews:
-        log.info("alert preview:\n%s", preview)
+        log.debug("alert preview:\n%s", preview)
     if report.outage:
         from pipeline.slack.client import SlackUnavailableError
 
@@ -248,7 +256,7 @@ def alert_articles(settings: Settings, run: RunInfo, relevant_ids: Sequence[str]
         "muted": report.muted,
         "channels": dict(report.channels),
         "health_notices": notices,
-        "dry_run": settings.dry_run,
+        "dry_run": bool(poster.namespace) or run.dry_run,
     }
 
 

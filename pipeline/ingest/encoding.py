@@ -253,8 +253,7 @@ _CJK_TEXT_RE = re.compile(f"[\u3000-\u303f{HAN}\uff00-\uffef]")
 # they are icon-font glyphs in a page's CSS).
 # Two patterns, counted separately: one pattern with a look-behind is four times slower on a whole feed.
 _GBK_MARKERS_RE = re.compile("[锟鐨鏄鍦涓浜鍥锛銆鈥]")
-_PRIVATE_AFTER_HAN_RE = re.compile("[\u4e00-\u9fff][\ue000-\uf8ff]")
-_UNIFIED_HAN_RE = re.compile("[\u4e00-\u9fff]")
+_PRIVATE_AFTER_HAN_RE = re.compile(f"[{HAN}][\ue000-\uf8ff]")
 
 
 def _as_bytes(text: str) -> bytes | None:
@@ -322,7 +321,7 @@ def looks_like_mojibake(text: str) -> bool:
         return True
     if _LATIN_HIGH_RE.search(text) and any(_gbk_of(m.group()) for m in _HIGH_RUN_RE.finditer(text)):
         return True
-    if not _UNIFIED_HAN_RE.search(text):  # every marker is (or follows) a Han character
+    if not HAN_RE.search(text):  # every marker is (or follows) a Han character
         return False
     markers = len(_GBK_MARKERS_RE.findall(text)) + len(_PRIVATE_AFTER_HAN_RE.findall(text))
     if markers >= 3:
