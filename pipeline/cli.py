@@ -324,7 +324,12 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve_samples(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.sample_server import SAMPLES_DIR, make_server
+    from pipeline.sample_server import SAMPLES_DIR, make_server, write_sample_feed_list
+
+    if args.write_feed_list:
+        path = write_sample_feed_list(f"http://{args.host}:{args.port}", Path(args.write_feed_list).resolve())
+        print(path)
+        return 0
 
     server = make_server(args.host, args.port)
     print(
@@ -473,6 +478,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve-samples", help="serve the bundled sample feeds on loopback (for the demo)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
+    p.add_argument(
+        "--write-feed-list",
+        metavar="PATH",
+        help="write the sample feed list pointed at --host/--port to PATH (print it) instead of serving",
+    )
     p.set_defaults(func=cmd_serve_samples)
     return parser
 
