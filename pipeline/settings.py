@@ -44,6 +44,26 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
         "chip-news-monitor/0.1 (+https://github.com/chip-news/monitor)",
         "User-Agent sent with every request.",
     ),
+    "NEWS_FEEDBACK_FILE": ("{home}/config/feedback.yaml", "Which Slack reactions on an alert are labels."),
+    "NEWS_FEEDBACK_SCHEDULE": (
+        "*/15 * * * *",
+        "Cron schedule of collect_feedback (reads reactions on alerts).",
+    ),
+    "NEWS_FEEDBACK_DAYS": ("14", "Reactions are read on the alerts posted in the last this many days."),
+    "NEWS_FEEDBACK_ACK": ("true", "Acknowledge the first vote on an alert in its thread (false: silent)."),
+    "NEWS_REPLAY_DAYS": (
+        "30",
+        "Days of archived articles a candidate model is replayed over before promotion.",
+    ),
+    "NEWS_PROMOTION_MAX_CHANGED_ALERTS": (
+        "10",
+        "A candidate changing more decisions than this over the replay window needs approval.",
+    ),
+    "NEWS_PROMOTION_MAX_CHANGED_SHARE": (
+        "0.1",
+        "A candidate changing more than this share of the current model's alerts needs approval.",
+    ),
+    "NEWS_APPROVAL_TIMEOUT_HOURS": ("72", "An unanswered promotion approval is rejected after this long."),
     "SLACK_BOT_TOKEN": ("", "Bot token outside Airflow (in Airflow: connection slack_api_default)."),
     "SLACK_BASE_URL": ("", "Slack API base URL outside Airflow (tests point it at a fake server)."),
 }
@@ -60,6 +80,30 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     if value < minimum:
         raise ConfigError(f"{name}={value} must be at least {minimum}")
     return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, *, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value:g} must be between {low:g} and {high:g}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not true or false")
 
 
 def parse_allow_hosts(raw: str) -> frozenset[str]:
@@ -99,6 +143,14 @@ class Settings:
     digest_threshold: int
     feed_failure_threshold: int
     user_agent: str
+    feedback_file: Path
+    feedback_schedule: str
+    feedback_days: int
+    feedback_ack: bool
+    replay_days: int
+    promotion_max_changed_alerts: int
+    promotion_max_changed_share: float
+    approval_timeout_hours: int
     slack_token: str
     slack_base_url: str
 
@@ -135,6 +187,16 @@ class Settings:
             digest_threshold=_int(env, "NEWS_DIGEST_THRESHOLD", 8, minimum=1),
             feed_failure_threshold=_int(env, "NEWS_FEED_FAILURE_THRESHOLD", 3, minimum=1),
             user_agent=env.get("NEWS_USER_AGENT", "").strip() or SETTINGS_DOC["NEWS_USER_AGENT"][0],
+            feedback_file=path("NEWS_FEEDBACK_FILE", "config/feedback.yaml"),
+            feedback_schedule=env.get("NEWS_FEEDBACK_SCHEDULE", "").strip() or "*/15 * * * *",
+            feedback_days=_int(env, "NEWS_FEEDBACK_DAYS", 14, minimum=1),
+            feedback_ack=_bool(env, "NEWS_FEEDBACK_ACK", True),
+            replay_days=_int(env, "NEWS_REPLAY_DAYS", 30, minimum=1),
+            promotion_max_changed_alerts=_int(env, "NEWS_PROMOTION_MAX_CHANGED_ALERTS", 10, minimum=0),
+            promotion_max_changed_share=_float(
+                env, "NEWS_PROMOTION_MAX_CHANGED_SHARE", 0.1, low=0.0, high=1.0
+            ),
+            approval_timeout_hours=_int(env, "NEWS_APPROVAL_TIMEOUT_HOURS", 72, minimum=1),
             slack_token=env.get("SLACK_BOT_TOKEN", "").strip(),
             slack_base_url=env.get("SLACK_BASE_URL", "").strip(),
         )
@@ -153,6 +215,7 @@ class Settings:
             ("NEWS_SCHEDULE", self.schedule),
             ("NEWS_RETRAIN_SCHEDULE", self.retrain_schedule),
             ("NEWS_DIGEST_SCHEDULE", self.digest_schedule),
+            ("NEWS_FEEDBACK_SCHEDULE", self.feedback_schedule),
         ):
             if cron and len(cron.split()) != 5 and not cron.startswith("@"):
                 raise ConfigError(f"{name}={cron!r} is not a 5-field cron expression")

@@ -5,7 +5,9 @@ One ``Store`` object per database URL, made of per-domain parts that share its e
 - ``archive``: articles (first-seen time, story) and their classifications;
 - ``feed_health``: one row per feed (validators, failures, back-off);
 - ``ledger``: the alert ledger, Slack's exactly-once outbox;
-- ``registry``: trained models, their bytes, and which one is promoted.
+- ``registry``: trained models, their bytes, which one is promoted, and who promoted each;
+- ``feedback``: analysts' reactions on alerts and their votes, a versioned source of labels;
+- ``promotion``: evaluation reports of candidate models and the decisions taken on them.
 
 The schema (``schema``) is created and upgraded only by the numbered Alembic revisions (``migrate``).
 Writes are idempotent: UPSERTs keyed on stable ids (``article_id``, ``alert_id``, ``feed_id``, ``version``).
@@ -19,23 +21,30 @@ import logging
 from pipeline.store.archive import ArchiveStore, RelevantEvent, StoredClassification
 from pipeline.store.base import redact, sqlite_path, utcnow
 from pipeline.store.feed_health import FeedHealth, FeedHealthStore
+from pipeline.store.feedback import AlertReactions, FeedbackStore, SeenReaction, VoteChanges
 from pipeline.store.ledger import FAILED, PENDING, POSTED, POSTING, AlertRecord, LedgerStore, NewAlert
 from pipeline.store.migrate import MigrationResult, head_revision
 from pipeline.store.migrate import upgrade as _upgrade
-from pipeline.store.registry import ModelRecord, RegistryStore
+from pipeline.store.promotion import PromotionReportRecord, PromotionStore
+from pipeline.store.registry import ModelRecord, PromotionRecord, RegistryStore
 
 __all__ = [
     "FAILED",
     "PENDING",
     "POSTED",
     "POSTING",
+    "AlertReactions",
     "AlertRecord",
     "FeedHealth",
     "ModelRecord",
     "NewAlert",
+    "PromotionRecord",
+    "PromotionReportRecord",
     "RelevantEvent",
+    "SeenReaction",
     "Store",
     "StoredClassification",
+    "VoteChanges",
     "get_store",
     "head_revision",
     "open_store",
@@ -46,7 +55,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class Store(ArchiveStore, FeedHealthStore, LedgerStore, RegistryStore):
+class Store(ArchiveStore, FeedHealthStore, LedgerStore, RegistryStore, FeedbackStore, PromotionStore):
     """All reads and writes of the pipeline's data. Safe to share within a process."""
 
     def migrate(self) -> MigrationResult:

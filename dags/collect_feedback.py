@@ -1,0 +1,74 @@
+"""
+### collect_feedback
+
+Analysts' reactions on alerts become labels for the classifier. Every `NEWS_FEEDBACK_SCHEDULE` (default
+15 min) it reads the reactions on the alerts posted in the last `NEWS_FEEDBACK_DAYS` days and records
+each analyst's vote with its provenance (alert, article, story, model version, user, emoji, time).
+Which emoji mean what: `config/feedback.yaml` (✅/👍 relevant, ❌/👎 not relevant, 🛠️ own chips,
+💰 investment).
+
+**Tasks**: `collect` (read reactions, record votes; re-reading the same reactions records nothing) →
+`acknowledge` (one reply in the thread of each alert that got its first vote, exactly once; off with
+`NEWS_FEEDBACK_ACK=false`).
+
+The votes are a separate, versioned source: `python -m pipeline feedback list` shows them (and where
+analysts disagree), `retrain_classifier` trains on them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, dag, task
+
+from chip_news_airflow.defaults import task_defaults
+from pipeline.settings import Settings
+
+SETTINGS = Settings.from_env()
+
+
+def _fail_on_config_error(step):  # type: ignore[no-untyped-def]
+    """Run a Slack step; an error an operator must fix fails the task without pointless retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from chip_news_airflow.hooks import ChipNewsSlackHook
+    from pipeline.errors import SlackConfigError
+
+    hook = ChipNewsSlackHook(settings=Settings.from_env())
+    try:
+        return step(hook.settings(), hook.get_poster())
+    except SlackConfigError as e:
+        raise AirflowFailException(str(e)) from e
+
+
+@dag(
+    dag_id="collect_feedback",
+    schedule=CronTriggerTimetable(SETTINGS.feedback_schedule, timezone=SETTINGS.timezone),
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(minutes=30),
+    default_args=task_defaults(retries=2, retry_delay=timedelta(minutes=1), timeout=timedelta(minutes=20)),
+    tags=["chip-news", "slack", "feedback"],
+    doc_md=__doc__,
+)
+def collect_feedback() -> None:
+    @task(pool="slack_api")
+    def collect() -> dict:
+        """Read the reactions on recent alerts and record the analysts' votes (counts in XCom)."""
+        from pipeline.learning import collect_reactions
+
+        return _fail_on_config_error(collect_reactions)
+
+    @task(pool="slack_api")
+    def acknowledge(collected: dict) -> dict:
+        """Reply once in the thread of each alert that got its first vote."""
+        from pipeline.learning import acknowledge_votes
+
+        return _fail_on_config_error(acknowledge_votes)
+
+    acknowledge(collect())
+
+
+collect_feedback()
