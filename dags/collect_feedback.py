@@ -23,23 +23,10 @@ import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, task
 
 from chip_news_airflow.defaults import task_defaults
+from chip_news_airflow.hooks import run_slack_step
 from pipeline.settings import Settings
 
 SETTINGS = Settings.from_env()
-
-
-def _fail_on_config_error(step):  # type: ignore[no-untyped-def]
-    """Run a Slack step; an error an operator must fix fails the task without pointless retries."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from chip_news_airflow.hooks import ChipNewsSlackHook
-    from pipeline.errors import SlackConfigError
-
-    hook = ChipNewsSlackHook(settings=Settings.from_env())
-    try:
-        return step(hook.settings(), hook.get_poster())
-    except SlackConfigError as e:
-        raise AirflowFailException(str(e)) from e
 
 
 @dag(
@@ -59,14 +46,14 @@ def collect_feedback() -> None:
         """Read the reactions on recent alerts and record the analysts' votes (counts in XCom)."""
         from pipeline.learning import collect_reactions
 
-        return _fail_on_config_error(collect_reactions)
+        return run_slack_step(collect_reactions)
 
     @task(pool="slack_api")
     def acknowledge(collected: dict) -> dict:
         """Reply once in the thread of each alert that got its first vote."""
         from pipeline.learning import acknowledge_votes
 
-        return _fail_on_config_error(acknowledge_votes)
+        return run_slack_step(acknowledge_votes)
 
     acknowledge(collect())
 

@@ -31,18 +31,12 @@ import pendulum
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import dag, get_current_context, task
 
-from chip_news_airflow.approval import PromotionApprovalOperator
+from chip_news_airflow.approval import ANSWER_KEY, PromotionApprovalOperator
 from chip_news_airflow.defaults import task_defaults
+from chip_news_airflow.hooks import run_slack_step
 from pipeline.settings import Settings
 
 SETTINGS = Settings.from_env()
-
-
-def _slack():  # type: ignore[no-untyped-def]
-    from chip_news_airflow.hooks import ChipNewsSlackHook
-
-    hook = ChipNewsSlackHook(settings=Settings.from_env())
-    return hook.settings(), hook.get_poster()
 
 
 @dag(
@@ -76,7 +70,7 @@ def retrain_classifier() -> None:
         """The promotion report to the ops channel (once), the replay chart in its thread."""
         from pipeline.learning import announce_promotion
 
-        return announce_promotion(*_slack(), evaluation)
+        return run_slack_step(lambda settings, poster: announce_promotion(settings, poster, evaluation))
 
     @task.branch
     def decide(evaluation: dict) -> str:
@@ -84,21 +78,26 @@ def retrain_classifier() -> None:
         print(f"{evaluation['decision'].upper()}: {evaluation['reason']}")
         return {"keep": "keep", "approve": "approve"}.get(evaluation["decision"], "promote_now")
 
+    # Its only upstreams are the two ways to say yes (the evaluation comes by XCom): when both are
+    # skipped (the candidate is kept, or the approval was rejected), promote is skipped too.
     @task(trigger_rule="none_failed_min_one_success")
-    def promote(evaluation: dict) -> dict:
+    def promote() -> dict:
         """Make the candidate the model news_monitor uses from its next run; record who decided."""
         from pipeline.learning import promote_candidate
 
-        approval = get_current_context()["ti"].xcom_pull(task_ids="approve")
-        return promote_candidate(Settings.from_env(), evaluation, approval)
+        ti = get_current_context()["ti"]
+        evaluation = ti.xcom_pull(task_ids="evaluate")
+        return promote_candidate(Settings.from_env(), evaluation, ti.xcom_pull("approve", key=ANSWER_KEY))
 
     @task(trigger_rule="all_done", pool="slack_api")
     def finish(evaluation: dict) -> dict:
         """Record the outcome (promoted, rejected, kept) and post it in the report's thread."""
         from pipeline.learning import finish_promotion
 
-        approval = get_current_context()["ti"].xcom_pull(task_ids="approve")
-        return finish_promotion(*_slack(), evaluation, approval)
+        approval = get_current_context()["ti"].xcom_pull("approve", key=ANSWER_KEY)
+        return run_slack_step(
+            lambda settings, poster: finish_promotion(settings, poster, evaluation, approval)
+        )
 
     evaluation = evaluate(train())
     choice = decide(evaluation)
@@ -111,7 +110,7 @@ def retrain_classifier() -> None:
     )
     automatic = EmptyOperator(task_id="promote_now")
     keep = EmptyOperator(task_id="keep")
-    promoted = promote(evaluation)
+    promoted = promote()
     choice >> [approval, automatic, keep]
     [approval, automatic] >> promoted
     [promoted, keep, announced] >> finish(evaluation)

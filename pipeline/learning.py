@@ -227,7 +227,7 @@ def announce_promotion(
 
 
 def approver(approval: dict[str, Any] | None) -> tuple[bool, str]:
-    """(approved, who) from the approval task's result (its XCom); a timeout answers Reject."""
+    """(approved, who) from the approval task's answer (its ``answer`` XCom); a timeout answers Reject."""
     if not approval:
         return False, "nobody"
     user = approval.get("responded_by_user") or {}

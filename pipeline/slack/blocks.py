@@ -509,7 +509,7 @@ def feed_health_message(
 def _bullets(title: str, headlines: Sequence[str], limit: int = 8) -> dict[str, Any] | None:
     if not headlines:
         return None
-    rows = [f"• {fit(h, 200)}" for h in headlines[:limit]]
+    rows = [f"• {unescape(fit(h, 200))}" for h in headlines[:limit]]  # _section escapes once
     if len(headlines) > limit:
         rows.append(f"… and {len(headlines) - limit} more")
     return _section(f"{title}\n" + "\n".join(rows))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from airflow.sdk import BaseHook
 
@@ -60,3 +61,20 @@ class ChipNewsSlackHook(BaseHook):
         from pipeline.slack.client import make_poster
 
         return make_poster(self.settings(dry_run=dry_run))
+
+
+_T = TypeVar("_T")
+
+
+def run_slack_step(step: Callable[[Settings, Any], _T]) -> _T:
+    """Run a pipeline step with the connection's settings and poster; a Slack error an operator must fix
+    (token, scope, channel) fails the task at once, without retries that cannot help."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from pipeline.errors import SlackConfigError
+
+    hook = ChipNewsSlackHook(settings=Settings.from_env())
+    try:
+        return step(hook.settings(), hook.get_poster())
+    except SlackConfigError as e:
+        raise AirflowFailException(str(e)) from e

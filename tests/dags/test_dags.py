@@ -69,7 +69,8 @@ def test_retrain_classifier_graph(dagbag) -> None:  # type: ignore[no-untyped-de
     assert dag.get_task("decide").downstream_task_ids == {"approve", "promote_now", "keep"}
     assert isinstance(dag.get_task("approve"), ApprovalOperator)
     assert dag.get_task("approve").defaults == ["Reject"]  # an unanswered approval never promotes
-    assert dag.get_task("promote").upstream_task_ids == {"approve", "promote_now", "evaluate"}
+    # only the two ways to say yes: a kept or rejected candidate leaves promote skipped
+    assert dag.get_task("promote").upstream_task_ids == {"approve", "promote_now"}
     assert dag.get_task("promote").trigger_rule == "none_failed_min_one_success"
     assert dag.get_task("finish").trigger_rule == "all_done"
 
