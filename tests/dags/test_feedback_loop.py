@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 from support.environment import settings_env
+from support.fake_clock import FakeClock
 from support.fake_slack import FakeSlack
 from support.feedback import RUMOUR, SMALL, archive_items, classify, copy_small_training_file, small_items
 from support.models import install_model
@@ -29,6 +30,7 @@ from support.models import install_model
 from pipeline.cli import main
 from pipeline.models import RunInfo
 from pipeline.settings import PROJECT_ROOT, Settings
+from pipeline.slack.client import ChannelPacer, WebApiPoster, make_client
 from pipeline.store import Store, get_store
 
 pytestmark = pytest.mark.airflow
@@ -111,14 +113,21 @@ def loop(
         version = install_model(settings.db_url, base_model_file)
         store = get_store(settings.db_url)
 
-        from pipeline.cycle import alert_articles, load_model
+        from pipeline.cycle import load_model
+        from pipeline.slack.alerts import send_alerts
 
         now = datetime.now(UTC)
         ids = archive_items(store, [RUMOUR, *small_items(24)], at=now - timedelta(days=1))
         relevant = classify(store, load_model(settings), ids)
         assert "rumour" in relevant, "the current model alerts the rumour (the false alarm analysts reject)"
         run = RunInfo("scheduled__day", "scheduled", now - timedelta(days=1, minutes=5), now)
-        alert_articles(settings.with_slack("xoxb-test", slack.base_url), run, relevant)
+        # as news_monitor's alert task posts them, paced on a fake clock (a day's alerts without the wait)
+        clock = FakeClock()
+        client = make_client(
+            "xoxb-test", base_url=slack.base_url, sleep=clock.sleep, backoff=0.001, timeout=5
+        )
+        poster = WebApiPoster(client, pacer=ChannelPacer(clock=clock, sleep=clock.sleep))
+        send_alerts(store, settings, article_ids=relevant, run=run, poster=poster)
         yield Loop(settings, slack, store, version, relevant)
 
 
