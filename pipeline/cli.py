@@ -1,6 +1,7 @@
 """``python -m pipeline``: the same functions the DAGs run, from a shell.
 
-Commands: run, classify, train, evaluate, feeds, articles, models, migrate, digest, serve-samples.
+Commands: run, classify, train, evaluate, feeds, articles, models, feedback, replay, migrate, digest,
+serve-samples.
 """
 
 from __future__ import annotations
@@ -288,6 +289,18 @@ def cmd_articles(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _operator(name: str | None) -> str:
+    """Who runs a command that changes something: ``--by``, else the login name."""
+    import getpass
+
+    if name and name.strip():
+        return name.strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.model.registry import promote
 
@@ -299,16 +312,202 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
                 file=sys.stderr,
             )
             return 2
-        promote(store, args.version)
-        print(f"promoted {args.version}: later classifications use it")
+        by = _operator(args.by)
+        reason = args.reason or "promoted from the command line"
+        previous = promote(store, args.version, by=by, reason=reason)
+        print(
+            f"promoted {args.version} (replacing {previous or 'none'}) by {by}: later classifications use it"
+        )
+        if previous and previous != args.version:
+            print(f"to undo: python -m pipeline models promote {previous}")
+        return 0
+    if args.action == "history":
+        for h in store.promotions():
+            print(
+                f"{_iso(h.promoted_at)}  {h.version}  (was {h.previous_version or '-'})  by {h.promoted_by}"
+                f"{': ' + h.reason if h.reason else ''}"
+            )
         return 0
     for m in store.models():
         flag = "*" if m.is_current else " "
         stored = f"{m.size / 1e6:.1f} MB in store" if m.size is not None else "no bytes in store (retrain)"
+        fb = (m.card.get("feedback") or {}).get("version")
+        trained_on = f"  feedback v{fb}" if fb else ""
         print(
             f"{flag} {m.version}  data {m.data_hash[:12]}  f1 {m.metrics.get('f1')}  "
-            f"precision {m.metrics.get('precision')}  {stored}"
+            f"precision {m.metrics.get('precision')}  {stored}{trained_on}"
         )
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "add":
+        return _feedback_add(args, settings)
+    if args.action == "export":
+        return _feedback_export(args, settings)
+    return _feedback_list(args, settings)
+
+
+def _feedback_list(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.model.feedback import feedback_labels
+
+    store = _store(settings)
+    labels = feedback_labels(store.feedback_votes())
+    if args.since:
+        labels = [lb for lb in labels if lb.latest_at >= args.since]
+    if args.disputed:
+        labels = [lb for lb in labels if lb.disagreement or not lb.trainable]
+    articles = {a.article_id: a for a in store.get_articles([lb.article_id for lb in labels])}
+    for lb in labels:
+        article = articles.get(lb.article_id)
+        row = {
+            "article_id": lb.article_id,
+            "label": lb.label,
+            "event_type": lb.event_type,
+            "relevant_votes": lb.relevant_votes,
+            "not_relevant_votes": lb.not_relevant_votes,
+            "disagreement": lb.disagreement,
+            "settled_by": lb.settled_by,
+            "last_vote": _iso(lb.latest_at),
+            "title": article.title if article else None,
+            "votes": [
+                {
+                    "voter": v.voter,
+                    "label": v.label,
+                    "event_type": v.event_type,
+                    "emoji": v.emoji or None,
+                    "alert_id": v.alert_id,
+                    "model_version": v.model_version,
+                    "channel": v.channel,
+                    "voted_at": _iso(v.voted_at),
+                    "revision": v.revision,
+                }
+                for v in lb.votes
+            ],
+        }
+        if args.json:
+            print(json.dumps(row, ensure_ascii=False))
+            continue
+        split = f"{lb.relevant_votes} yes / {lb.not_relevant_votes} no"
+        if lb.settled_by:
+            split += f", settled by {lb.settled_by}"
+        elif lb.disagreement:
+            split += ", analysts disagree"
+        print(
+            f"{lb.article_id:<24} {lb.label:<13} {(lb.event_type or '-'):<17} {split:<36} "
+            f"{_iso(lb.latest_at)}  {_cell(row['title'], 70)}"
+        )
+    if not args.json:
+        disputed = sum(1 for lb in labels if not lb.trainable)
+        print(
+            f"\n{len(labels)} labelled articles ({disputed} disputed), feedback version {store.feedback_version()}"
+        )
+    return 0
+
+
+def _feedback_export(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.model.feedback import load_feedback
+
+    feedback = load_feedback(_store(settings), as_of=args.version)
+    with _OpenOut(args.output) as out:
+        for f in feedback.items:
+            out.write(json.dumps(f.as_training_line(), ensure_ascii=False) + "\n")
+    print(
+        f"exported {len(feedback.items)} labelled items at feedback version {feedback.version} "
+        f"({len(feedback.disputed)} disputed and {len(feedback.skipped)} unusable left out)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _feedback_add(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.errors import DatasetError
+    from pipeline.model.feedback import add_manual_labels, parse_manual_label
+
+    raw: list[tuple[str, Any]] = []
+    if args.input:
+        with _OpenIn(args.input) as fin:
+            for lineno, line in enumerate(fin, 1):
+                if line.strip():
+                    try:
+                        raw.append((f"{args.input}:{lineno}", json.loads(line)))
+                    except json.JSONDecodeError as e:
+                        raise DatasetError(f"invalid JSON: {e.msg}", path=args.input, line=lineno) from e
+    if args.article:
+        given = {
+            "article_id": args.article,
+            "label": args.label,
+            "event_type": args.event_type,
+            "companies": args.company or [],
+            "note": args.note,
+        }
+        raw.append(("--article", given))
+    if not raw:
+        print("feedback add: give --article ID --label ... or --input FILE", file=sys.stderr)
+        return 2
+    labels = []
+    for where, obj in raw:
+        try:
+            labels.append(parse_manual_label(obj))
+        except ValueError as e:
+            print(f"feedback add: {where}: {e}", file=sys.stderr)
+            return 2
+    by = _operator(args.by)
+    try:
+        changes = add_manual_labels(_store(settings), labels, by=by, now=datetime.now(UTC))
+    except ValueError as e:
+        print(f"feedback add: {e}", file=sys.stderr)
+        return 2
+    print(
+        f"recorded {len(labels)} label(s) by manual:{by}: {len(changes.new)} new, {len(changes.changed)} changed, "
+        f"{changes.unchanged} unchanged (feedback version {_store(settings).feedback_version()})"
+    )
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.config.watchlist import Watchlist
+    from pipeline.model.replay import replay
+
+    candidate = _model(settings, args.model)
+    current = _model(settings, args.against)
+    until = args.until or datetime.now(UTC)
+    since = args.since or until - timedelta(days=settings.replay_days)
+    if since >= until:
+        print("replay: --since must be before --until", file=sys.stderr)
+        return 2
+    report = replay(
+        _store(settings),
+        candidate=candidate,
+        current=current,
+        since=since,
+        until=until,
+        watchlist=Watchlist.load(settings.watchlist_file),
+    )
+    s = report.summary()
+    print(
+        f"replay of {candidate.version} against {current.version}, {s['articles']} articles "
+        f"{_iso(since)} .. {_iso(until)}"
+    )
+    print(
+        f"added {s['added']}, dropped {s['dropped']} (alerts dropped {s['alerts_dropped']} of {s['alerted']}), "
+        f"agreement {s['agreement']:.3f}, changed share {s['changed_share']:.3f}"
+    )
+    fb = s["feedback"]
+    if fb["labels"]:
+        for name in ("current", "candidate"):
+            f = fb[name]
+            print(
+                f"{name:<9} vs {fb['labels']} feedback labels: precision {f['precision']:.3f}  "
+                f"recall {f['recall']:.3f}  F1 {f['f1']:.3f}"
+            )
+    out_dir = (
+        Path(args.report_dir)
+        if args.report_dir
+        else settings.home / "var" / "reports" / "replay" / f"{candidate.version}-vs-{current.version}"
+    )
+    for path in report.write(out_dir):
+        print(f"wrote {path}")
     return 0
 
 
@@ -460,11 +659,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_articles)
 
     p = sub.add_parser(
-        "models", help="trained models in the registry (* = promoted); `models promote VERSION` rolls back"
+        "models",
+        help="trained models (* = promoted); `models promote VERSION` rolls back; `models history`",
     )
-    p.add_argument("action", nargs="?", choices=["list", "promote"], default="list")
+    p.add_argument("action", nargs="?", choices=["list", "promote", "history"], default="list")
     p.add_argument("version", nargs="?", help="the version to promote")
+    p.add_argument("--by", help="who promotes (recorded; default: your login name)")
+    p.add_argument("--reason", help="why (recorded)")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser(
+        "feedback",
+        help="analysts' labels: `list` (votes, disagreements), `export` (training JSONL with provenance), "
+        "`add` (labels from elsewhere)",
+    )
+    p.add_argument("action", nargs="?", choices=["list", "export", "add"], default="list")
+    p.add_argument("--since", type=parse_when, help="list: articles voted on since (ISO or duration like 7d)")
+    p.add_argument("--disputed", action="store_true", help="list: only articles where analysts disagree")
+    p.add_argument("--json", action="store_true", help="list: one JSON object per article, with its votes")
+    p.add_argument("--output", default="-", help="export: JSONL file ('-' for stdout, the default)")
+    p.add_argument("--version", type=int, help="export: the feedback as it was at this version")
+    p.add_argument("--article", help="add: the archived article's id (see `articles`)")
+    p.add_argument("--label", choices=["relevant", "not_relevant"], help="add: the label")
+    p.add_argument("--event-type", choices=["self_development", "chip_investment"], help="add: for relevant")
+    p.add_argument("--company", action="append", help="add: a company (repeatable; primary actor first)")
+    p.add_argument("--note", help="add: why")
+    p.add_argument("--input", help="add: JSONL of {article_id, label, event_type?, companies?, note?}")
+    p.add_argument("--by", help="add: whose labels these are (default: your login name)")
+    p.set_defaults(func=cmd_feedback)
+
+    p = sub.add_parser(
+        "replay", help="score archived articles with a candidate model and compare with the current one"
+    )
+    p.add_argument("--model", required=True, help="the candidate: a model version or .skops file")
+    p.add_argument("--against", help="the model to compare with (default: the promoted model)")
+    p.add_argument(
+        "--since", type=parse_when, help="window start (ISO or duration like 30d; default NEWS_REPLAY_DAYS)"
+    )
+    p.add_argument("--until", type=parse_when, help="window end (default: now)")
+    p.add_argument("--report-dir", help="where replay.json, .md and .png go (default var/reports/replay/...)")
+    p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("migrate", help="create or upgrade the store's schema")
     p.set_defaults(func=cmd_migrate)

@@ -146,12 +146,7 @@ def classify_articles(
     errors = 0
     for start in range(0, len(todo), CLASSIFY_BATCH):
         batch = store.get_articles(todo[start : start + CLASSIFY_BATCH])
-        items = [
-            ClassifyItem(
-                id=a.article_id, title=a.title, summary=_classify_text(a.summary, a.body), lang=a.language
-            )
-            for a in batch
-        ]
+        items = [ClassifyItem.of(a) for a in batch]
         results = model.classify(items, watchlist=watchlist)
         errors += sum(1 for r in results if r.error)
         store.save_classifications(results)
@@ -207,13 +202,6 @@ def _merge_stories_by_event(store: Store, relevant_ids: Sequence[str]) -> int:
         store.move_to_story(moves)
         log.info("grouped %d article(s) with earlier reports of the same event", len(moves))
     return len(moves)
-
-
-def _classify_text(summary: str, body: str | None) -> str:
-    """Summary plus the start of the page text: the lead of an article carries its news."""
-    if body and body not in summary:
-        return f"{summary}\n{body[:4000]}" if summary else body[:4000]
-    return summary
 
 
 def alert_articles(

@@ -6,7 +6,7 @@ messages) takes them and returns new ones.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -117,6 +117,14 @@ class Article:
     page_status: str | None = None
 
     @property
+    def model_summary(self) -> str:
+        """What the classifier reads besides the title: the summary plus the start of the page text (the
+        lead of an article carries its news)."""
+        if self.body and self.body not in self.summary:
+            return f"{self.summary}\n{self.body[:4000]}" if self.summary else self.body[:4000]
+        return self.summary
+
+    @property
     def text(self) -> str:
         """Title, summary and body as one string, for classification and extraction."""
         parts = [self.title, self.summary]
@@ -181,3 +189,114 @@ class RunInfo:
         """``2025-09-14 06:00–06:15 UTC``; the end's date is shown when it differs from the start's."""
         end_format = "%H:%M" if self.window_end.date() == self.window_start.date() else "%Y-%m-%d %H:%M"
         return f"{self.window_start:%Y-%m-%d %H:%M}–{self.window_end.strftime(end_format)} UTC"
+
+
+# --- analysts' feedback -----------------------------------------------------------------------------------
+
+RELEVANT, NOT_RELEVANT = "relevant", "not_relevant"
+# What a reaction can say about an alert: its relevance, or (implying relevant) its event type.
+VOTE_CLASSES: tuple[str, ...] = (RELEVANT, NOT_RELEVANT, *EVENT_TYPES)
+# The label of an article whose voters are split evenly: shown, never trained on until settled.
+DISPUTED = "disputed"
+
+
+@dataclass(frozen=True)
+class FeedbackVote:
+    """One voter's current opinion of one article, with where it came from.
+
+    ``label`` is ``relevant``, ``not_relevant`` or None (the voter withdrew, or their own reactions
+    contradict each other); ``event_type`` is given only with ``relevant``. ``voter`` is ``slack:<user>``
+    for a reaction in Slack, ``manual:<name>`` for a label added with ``python -m pipeline feedback add``.
+    """
+
+    vote_id: str
+    article_id: str
+    voter: str
+    label: str | None
+    event_type: str | None
+    voted_at: datetime
+    emoji: str = ""
+    alert_id: str | None = None
+    story_id: str | None = None
+    model_version: str | None = None
+    channel: str | None = None
+    message_ts: str | None = None
+    companies: tuple[str, ...] = ()
+    note: str | None = None
+    revision: int = 1
+
+    @property
+    def manual(self) -> bool:
+        return self.voter.startswith("manual:")
+
+
+@dataclass(frozen=True)
+class FeedbackLabel:
+    """The label analysts gave an article, from all their current votes, and how they voted.
+
+    The latest ``feedback add`` label settles an article; otherwise each voter counts once (their latest
+    vote) and the majority wins. An even split is ``disputed``: kept and shown, never trained on.
+    """
+
+    article_id: str
+    label: str  # relevant | not_relevant | disputed
+    event_type: str | None
+    votes: tuple[FeedbackVote, ...]
+    relevant_votes: int
+    not_relevant_votes: int
+    settled_by: str | None = None  # the manual voter whose label decided
+
+    @property
+    def disagreement(self) -> bool:
+        return self.relevant_votes > 0 and self.not_relevant_votes > 0
+
+    @property
+    def trainable(self) -> bool:
+        return self.label in (RELEVANT, NOT_RELEVANT)
+
+    @property
+    def latest_at(self) -> datetime:
+        return max(v.voted_at for v in self.votes)
+
+    @classmethod
+    def combine(cls, article_id: str, votes: Sequence[FeedbackVote]) -> FeedbackLabel | None:
+        """The label of ``article_id`` from its votes; None when no vote says anything."""
+        latest: dict[str, FeedbackVote] = {}
+        for vote in sorted(votes, key=lambda v: (v.voted_at, v.vote_id)):
+            if vote.label is not None:
+                # Someone who voted on several alerts of the article (one per channel) counts once.
+                latest[vote.voter] = vote
+        counted = tuple(sorted(latest.values(), key=lambda v: (v.voted_at, v.vote_id)))
+        if not counted:
+            return None
+        yes = sum(1 for v in counted if v.label == RELEVANT)
+        no = sum(1 for v in counted if v.label == NOT_RELEVANT)
+        manual = [v for v in counted if v.manual]
+        settled_by = None
+        if manual:
+            decider = manual[-1]
+            label, settled_by = str(decider.label), decider.voter
+            event_type = decider.event_type if label == RELEVANT else None
+        else:
+            label = RELEVANT if yes > no else NOT_RELEVANT if no > yes else DISPUTED
+            event_type = _majority([v.event_type for v in counted if v.label == RELEVANT and v.event_type])
+        return cls(
+            article_id=article_id,
+            label=label,
+            event_type=event_type if label == RELEVANT else None,
+            votes=counted,
+            relevant_votes=yes,
+            not_relevant_votes=no,
+            settled_by=settled_by,
+        )
+
+
+def _majority(values: Sequence[str]) -> str | None:
+    """The most frequent value; None when there is none or the top is tied."""
+    counts: dict[str, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    if not ranked or (len(ranked) > 1 and ranked[0][1] == ranked[1][1]):
+        return None
+    return ranked[0][0]

@@ -96,6 +96,24 @@ def _database_url(raw: str) -> str:
     return raw
 
 
+def _share(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("must be between 0 and 1")
+    return value
+
+
+def _bool(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("is not true or false")
+
+
 def _http_url(raw: str) -> str:
     if raw and not re.match(r"^https?://[^\s/]+", raw):
         raise ValueError("must be an http(s) URL")
@@ -180,6 +198,24 @@ SETTINGS: tuple[Setting, ...] = (
             "Consecutive failures before a feed is reported to the ops channel.", _positive),
     Setting("NEWS_USER_AGENT", "user_agent", "chip-news-monitor/0.1 (+https://github.com/chip-news/monitor)",
             "User-Agent sent with every request."),
+    Setting("NEWS_FEEDBACK_FILE", "feedback_file", "config/feedback.yaml",
+            "Which Slack reactions on an alert are labels (emoji -> relevant / not relevant / event type).",
+            path=True),
+    Setting("NEWS_FEEDBACK_SCHEDULE", "feedback_schedule", "*/15 * * * *",
+            "Cron schedule of `collect_feedback` (reads the reactions on alerts).", _cron),
+    Setting("NEWS_FEEDBACK_DAYS", "feedback_days", "14",
+            "Reactions are read on the alerts posted in the last this many days.", _positive),
+    Setting("NEWS_FEEDBACK_ACK", "feedback_ack", "true",
+            "Acknowledge the first vote on an alert in its thread (`false`: silent).", _bool),
+    Setting("NEWS_REPLAY_DAYS", "replay_days", "30",
+            "Days of archived articles a candidate model is replayed over before promotion.", _positive),
+    Setting("NEWS_PROMOTION_MAX_CHANGED_ALERTS", "promotion_max_changed_alerts", "10",
+            "A candidate changing more decisions than this over the replay window needs an operator's approval.",
+            _non_negative),
+    Setting("NEWS_PROMOTION_MAX_CHANGED_SHARE", "promotion_max_changed_share", "0.1",
+            "A candidate changing more than this share of the current model's alerts needs approval.", _share),
+    Setting("NEWS_APPROVAL_TIMEOUT_HOURS", "approval_timeout_hours", "72",
+            "An unanswered promotion approval is rejected after this long.", _positive),
     Setting("SLACK_BOT_TOKEN", "slack_token", "",
             "Bot token for the command line. In Airflow: the connection `slack_api_default` (token in the "
             "password, `base_url` in the extra).", secret=True),
@@ -213,6 +249,14 @@ class Settings:
     digest_threshold: int
     feed_failure_threshold: int
     user_agent: str
+    feedback_file: Path
+    feedback_schedule: str
+    feedback_days: int
+    feedback_ack: bool
+    replay_days: int
+    promotion_max_changed_alerts: int
+    promotion_max_changed_share: float
+    approval_timeout_hours: int
     slack_token: str = field(repr=False)
     slack_base_url: str
 

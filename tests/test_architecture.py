@@ -28,7 +28,15 @@ ALLOWED: dict[str, set[str]] = {
     "model": KERNEL | {"config", "analysis", "store"},
     "slack": KERNEL | {"config", "store"},
 }
-APP = {"cycle", "runs", "cli", "sample_server", "__main__", "__init__"}  # the top: may import anything
+APP = {
+    "cycle",
+    "learning",
+    "runs",
+    "cli",
+    "sample_server",
+    "__main__",
+    "__init__",
+}  # the top: may import anything
 
 
 def _part(module: str) -> str:
@@ -92,7 +100,9 @@ def test_dag_files_import_only_light_modules_at_the_top(path: Path) -> None:
         "typing",
         "pendulum",
         "airflow.sdk",
+        "airflow.providers.standard.operators",  # operators the DAG instantiates
         "chip_news_airflow.defaults",
+        "chip_news_airflow.approval",
     )
     light_pipeline = ("pipeline.settings", "pipeline.models")
     heavy = [

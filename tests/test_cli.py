@@ -19,6 +19,8 @@ COMMANDS = [
     "feeds",
     "articles",
     "models",
+    "feedback",
+    "replay",
     "migrate",
     "digest",
     "serve-samples",
@@ -133,3 +135,86 @@ def test_serve_samples_writes_a_feed_list_for_another_port(
         "http://127.0.0.1:9123/feeds/cn-finance-gbk.xml" in text
         and "127.0.0.1:8765" not in text.split("feeds:")[1]
     )
+
+
+def test_models_promote_records_who_and_rolls_back(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.store import open_store
+
+    monkeypatch.setenv("NEWS_DB_URL", f"sqlite:///{tmp_path}/cli.db")
+    store = open_store(f"sqlite:///{tmp_path}/cli.db")
+    for version in ("clf-a", "clf-b"):
+        store.register_model(version, data_hash="h", metrics={"f1": 0.9}, card={}, artifact=version.encode())
+    assert main(["models", "promote", "clf-a", "--by", "alice"]) == 0
+    assert main(["models", "promote", "clf-b", "--by", "bob", "--reason", "approved"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "promoted clf-b (replacing clf-a) by bob" in out
+        and "to undo: python -m pipeline models promote clf-a" in out
+    )
+    assert main(["models", "promote", "clf-a", "--by", "carol", "--reason", "rollback"]) == 0  # rollback
+    current = store.current_model()
+    assert current is not None and current.version == "clf-a"
+    capsys.readouterr()
+    assert main(["models", "history"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("  ", 1)[1] for line in lines] == [
+        "clf-a  (was -)  by alice: promoted from the command line",
+        "clf-b  (was clf-a)  by bob: approved",
+        "clf-a  (was clf-b)  by carol: rollback",
+    ]
+    assert main(["models", "promote", "clf-nope"]) == 1
+    assert "not registered" in capsys.readouterr().err
+
+
+def test_feedback_add_list_and_export(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    from pathlib import Path
+
+    from support.feedback import RUMOUR, archive_items, slack_vote
+
+    from pipeline.models import Classification, Extraction
+    from pipeline.store import open_store
+
+    monkeypatch.setenv("NEWS_DB_URL", f"sqlite:///{tmp_path}/cli.db")
+    store = open_store(f"sqlite:///{tmp_path}/cli.db")
+    at = datetime.now(UTC) - timedelta(hours=2)
+    archive_items(store, [RUMOUR], at=at)
+    store.save_classifications(
+        [Classification("rumour", True, 0.9, "self_development", "clf-a", Extraction(companies=("Baidu",)))]
+    )
+    store.save_votes([slack_vote("rumour", "relevant", at=at)], now=at)
+    store.save_votes([slack_vote("rumour", "not_relevant", user="UBOB", at=at)], now=at)
+    assert main(["feedback", "list", "--disputed"]) == 0
+    out = capsys.readouterr().out
+    assert "rumour" in out and "disputed" in out and "1 yes / 1 no, analysts disagree" in out
+
+    # a label from elsewhere settles it; a bad line is refused with its file and line, nothing written
+    bad = Path(f"{tmp_path}/labels.jsonl")
+    bad.write_text(
+        '{"article_id": "rumour", "label": "not_relevant"}\n{"article_id": "rumour", "label": "yes"}\n'
+    )
+    assert main(["feedback", "add", "--input", str(bad), "--by", "lead"]) == 2
+    assert f"{bad}:2: 'label' must be" in capsys.readouterr().err
+    assert main(["feedback", "add", "--article", "rumour", "--label", "not_relevant", "--by", "lead"]) == 0
+    assert "recorded 1 label(s) by manual:lead: 1 new" in capsys.readouterr().out
+    assert main(["feedback", "add", "--article", "nope", "--label", "relevant"]) == 2
+    assert "not in the archive" in capsys.readouterr().err
+
+    assert main(["feedback", "list", "--json"]) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["label"] == "not_relevant" and row["settled_by"] == "manual:lead" and row["disagreement"]
+    assert {v["voter"] for v in row["votes"]} == {"slack:UALICE", "slack:UBOB", "manual:lead"}
+
+    export = Path(f"{tmp_path}/export.jsonl")
+    assert main(["feedback", "export", "--output", str(export)]) == 0
+    (line,) = [json.loads(x) for x in export.read_text().splitlines()]
+    assert (
+        line["id"] == "fb-rumour" and line["label"] == 0 and line["provenance"]["settled_by"] == "manual:lead"
+    )
+    assert "exported 1 labelled items at feedback version 3" in capsys.readouterr().err
+    assert main(["feedback", "export", "--output", str(export), "--version", "2"]) == 0
+    assert export.read_text() == ""  # at version 2 the article was disputed: nothing to train on

@@ -67,3 +67,14 @@ def list_item_lines(path: Path, key: str | None = None) -> list[int]:
     if not isinstance(node, yaml.SequenceNode):
         return []
     return [item.start_mark.line + 1 for item in node.value]
+
+
+def mapping_key_lines(path: Path) -> dict[str, int]:
+    """1-based lines of the top-level mapping's keys, for error messages (empty when not a mapping)."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {str(k.value): k.start_mark.line + 1 for k, _v in node.value if isinstance(k, yaml.ScalarNode)}

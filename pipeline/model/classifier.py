@@ -24,7 +24,7 @@ from pipeline.config.watchlist import Watchlist
 from pipeline.errors import ModelError
 from pipeline.model.features import cues_found, model_text
 from pipeline.model.rules import cap_scores, ineligibility
-from pipeline.models import CHIP_INVESTMENT, SELF_DEVELOPMENT, Classification, Extraction
+from pipeline.models import CHIP_INVESTMENT, SELF_DEVELOPMENT, Article, Classification, Extraction
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,13 @@ class ClassifyItem:
     title: str
     summary: str
     lang: str | None = None
+
+    @classmethod
+    def of(cls, article: Article) -> ClassifyItem:
+        """An archived article as the classifier reads it (title, summary and the lead of its page)."""
+        return cls(
+            id=article.article_id, title=article.title, summary=article.model_summary, lang=article.language
+        )
 
 
 @dataclass(frozen=True)

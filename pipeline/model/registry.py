@@ -62,10 +62,12 @@ def register_file(store: Store, path: Path) -> NewsClassifier:
     return model
 
 
-def promote(store: Store, version: str) -> None:
-    """Make ``version`` the model every later classification uses."""
-    store.promote_model(version)
-    log.info("promoted model %s", version)
+def promote(store: Store, version: str, *, by: str = "unknown", reason: str = "") -> str | None:
+    """Make ``version`` the model every later classification uses, recording who and why; return the
+    version it replaced (a rollback is a promotion of an older version)."""
+    previous = store.promote_model(version, promoted_by=by, reason=reason)
+    log.info("promoted model %s (replacing %s) by %s: %s", version, previous or "none", by, reason or "-")
+    return previous
 
 
 def load_promoted(store: Store, cache_dir: Path) -> NewsClassifier:

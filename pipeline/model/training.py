@@ -63,10 +63,14 @@ class TrainResult:
 
 @dataclass(frozen=True)
 class GateResult:
+    """The gate's verdict. ``*_feedback`` are the scores on the held-out slice of analysts' feedback."""
+
     candidate_metrics: dict[str, Any]
     current_metrics: dict[str, Any] | None
     promote: bool
     reason: str
+    candidate_feedback: dict[str, Any] = field(default_factory=dict)
+    current_feedback: dict[str, Any] | None = None
 
 
 # --- data ------------------------------------------------------------------------------------------
@@ -81,6 +85,39 @@ def is_holdout(item: LabelledItem) -> bool:
     """Whether an item belongs to the held-out split: a stable function of its group alone."""
     digest = hashlib.sha256(group_key(item).encode("utf-8")).digest()
     return int.from_bytes(digest[:4], "big") / 2**32 < HOLDOUT_FRACTION
+
+
+def same_article_key(item: LabelledItem) -> str:
+    """How two labelled items are recognised as one article: the headline, case and spacing ignored."""
+    return " ".join(item.title.split()).casefold()
+
+
+def merge_labelled(base: Sequence[LabelledItem], feedback: Sequence[LabelledItem]) -> list[LabelledItem]:
+    """``base`` (the training files) plus ``feedback``; for the same article, feedback wins.
+
+    A feedback item replaces every base item with its id or its headline (``same_article_key``); the
+    training files themselves are never changed.
+    """
+    ids = {i.id for i in feedback}
+    keys = {same_article_key(i) for i in feedback}
+    kept = [i for i in base if i.id not in ids and same_article_key(i) not in keys]
+    if len(kept) < len(base):
+        log.info(
+            "%d training item(s) replaced by analysts' feedback on the same article", len(base) - len(kept)
+        )
+    return [*kept, *feedback]
+
+
+def is_feedback(item: LabelledItem) -> bool:
+    return item.source.startswith("feedback:")
+
+
+def refuse_evaluation_files(paths: Sequence[Path]) -> None:
+    """The public evaluation sample (``shared/eval/dev.jsonl``) is never trained on: refuse it by name."""
+    for p in paths:
+        parts = Path(p).resolve().parts
+        if Path(p).name == "dev.jsonl" or (len(parts) >= 2 and parts[-2] == "eval"):
+            raise ModelError(f"{p} is an evaluation file: evaluate on it, never train on it")
 
 
 def split_holdout(items: Sequence[LabelledItem]) -> tuple[list[LabelledItem], list[LabelledItem]]:
@@ -253,14 +290,19 @@ def holdout_metrics(
 ) -> dict[str, Any]:
     """Precision, recall, F1, event-type and primary-company accuracy of ``model`` on ``items``."""
     if not items:
-        return {"n": 0, "precision": 0.0, "recall": 0.0, "f1": 0.0}
+        return {"n": 0, "errors": 0, "precision": 0.0, "recall": 0.0, "f1": 0.0}
     preds = model.predict(
         [ClassifyItem(id=i.id, title=i.title, summary=i.summary, lang=i.lang) for i in items],
         watchlist=watchlist,
     )
     y = np.array([i.label for i in items])
     predicted = np.array([int(model.is_relevant(p)) for p in preds])
-    metrics: dict[str, Any] = {"n": len(items), "positives": int(y.sum()), **_binary_metrics(y, predicted)}
+    metrics: dict[str, Any] = {
+        "n": len(items),
+        "positives": int(y.sum()),
+        "errors": int((y != predicted).sum()),
+        **_binary_metrics(y, predicted),
+    }
     relevant = [(i, p) for i, p in zip(items, preds, strict=True) if i.label == 1]
     if relevant:
         metrics["event_type_accuracy"] = round(
@@ -301,17 +343,26 @@ def train_and_save(
     watchlist: Watchlist | None = None,
     feature_set: str = "auto",
     hold_out: bool = True,
+    feedback: Sequence[LabelledItem] = (),
+    feedback_version: int | None = None,
+    feedback_hash: str = "",
 ) -> TrainResult:
-    """Train on ``train_paths`` (minus the held-out split), save under ``model_dir`` and register it.
+    """Train on ``train_paths`` plus analysts' ``feedback`` (minus the held-out split), save under
+    ``model_dir`` and register it.
 
-    With ``promote``, the new model is promoted when the gate (``evaluate_candidate``) finds it no worse
-    than the current one. ``feature_set`` is ``char``, ``jieba`` or ``auto`` (measure both, keep the better).
-    ``hold_out=False`` trains on every item (no held-out metrics): for fixed models such as the tests'.
+    Feedback wins over a training item about the same article (``merge_labelled``); its held-out slice
+    is scored, never trained on. With ``promote``, the new model is promoted when the gate
+    (``evaluate_candidate``) finds it no worse than the current one. ``feature_set`` is ``char``,
+    ``jieba`` or ``auto`` (measure both, keep the better). ``hold_out=False`` trains on every item (no
+    held-out metrics): for fixed models such as the tests'.
     """
     started = time.perf_counter()
+    refuse_evaluation_files(train_paths)
     watchlist = watchlist or Watchlist.load(default_watchlist_path())
-    items = load_labelled(train_paths)
+    items = merge_labelled(load_labelled(train_paths), feedback)
     digest = data_hash(train_paths)
+    if feedback:
+        digest = hashlib.sha256(f"{digest}+feedback:{feedback_hash}".encode()).hexdigest()
     train, held = split_holdout(items) if hold_out else (list(items), [])
     if not train:
         raise ModelError(f"no training items in {[str(p) for p in train_paths]}")
@@ -359,6 +410,13 @@ def train_and_save(
         "skops_version": _version("skops"),
         "event_classes": [] if event is None else list(map(str, event.classes_)),
         "stacked": bool(relevance.stacked_),
+        "feedback": {
+            "version": feedback_version,
+            "items": len(feedback),
+            "hash": feedback_hash or None,
+            "train_ids": sorted(i.id for i in train if is_feedback(i)),
+            "holdout_ids": sorted(i.id for i in held if is_feedback(i)),
+        },
     }
     model = NewsClassifier(
         features=features,
@@ -383,11 +441,16 @@ def train_and_save(
         if store is None:
             raise ModelError("promoting a model needs a store (its registry is there)")
         gate = evaluate_candidate(
-            model, train_paths=train_paths, store=store, cache_dir=model_dir, watchlist=watchlist
+            model,
+            train_paths=train_paths,
+            store=store,
+            cache_dir=model_dir,
+            watchlist=watchlist,
+            feedback=feedback,
         )
         reason = gate.reason
         if gate.promote:
-            registry.promote(store, version)
+            registry.promote(store, version, by="train (gate)", reason=gate.reason)
             promoted = True
         else:
             log.warning("model %s not promoted: %s", version, gate.reason)
@@ -410,32 +473,63 @@ def evaluate_candidate(
     store: Store,
     cache_dir: Path,
     watchlist: Watchlist | None = None,
+    feedback: Sequence[LabelledItem] = (),
 ) -> GateResult:
-    """Score the candidate and the promoted model on the same held-out split; promote if not worse."""
+    """Score the candidate and the promoted model on the same held-out items; promote if not worse.
+
+    Two slices: the training files' held-out split (F1 and precision, within noise tolerances) and the
+    held-out slice of analysts' ``feedback`` (the candidate may not get more of it wrong than the
+    current model).
+    """
     watchlist = watchlist or Watchlist.load(default_watchlist_path())
-    _train, held = split_holdout(load_labelled(train_paths))
-    candidate_metrics = holdout_metrics(candidate, held, watchlist=watchlist)
+    _train, held = split_holdout(merge_labelled(load_labelled(train_paths), feedback))
+    held_files = [i for i in held if not is_feedback(i)]
+    held_feedback = [i for i in held if is_feedback(i)]
+    candidate_metrics = holdout_metrics(candidate, held_files, watchlist=watchlist)
+    candidate_feedback = holdout_metrics(candidate, held_feedback, watchlist=watchlist)
     try:
         current = registry.load_promoted(store, cache_dir)
     except ModelError as e:
-        return GateResult(candidate_metrics, None, True, f"no promoted model to compare with ({e})")
+        return GateResult(
+            candidate_metrics, None, True, f"no promoted model to compare with ({e})", candidate_feedback
+        )
     if current.version == candidate.version:
-        return GateResult(candidate_metrics, candidate_metrics, True, "candidate is the promoted model")
-    current_metrics = holdout_metrics(current, held, watchlist=watchlist)
-    if not held:
-        return GateResult(candidate_metrics, current_metrics, False, "no held-out items to compare on")
+        return GateResult(
+            candidate_metrics,
+            candidate_metrics,
+            True,
+            "candidate is the promoted model",
+            candidate_feedback,
+            candidate_feedback,
+        )
+    current_metrics = holdout_metrics(current, held_files, watchlist=watchlist)
+    current_feedback = holdout_metrics(current, held_feedback, watchlist=watchlist)
+
+    def verdict(promote: bool, reason: str) -> GateResult:
+        return GateResult(
+            candidate_metrics, current_metrics, promote, reason, candidate_feedback, current_feedback
+        )
+
+    if not held_files:
+        return verdict(False, "no held-out items to compare on")
     f1_drop = current_metrics["f1"] - candidate_metrics["f1"]
     precision_drop = current_metrics["precision"] - candidate_metrics["precision"]
     summary = (
         f"F1 {candidate_metrics['f1']:.3f} vs {current_metrics['f1']:.3f}, precision "
         f"{candidate_metrics['precision']:.3f} vs {current_metrics['precision']:.3f} "
-        f"on {len(held)} held-out items"
+        f"on {len(held_files)} held-out items"
     )
     if f1_drop > GATE_F1_TOLERANCE:
-        return GateResult(candidate_metrics, current_metrics, False, f"candidate is worse: {summary}")
+        return verdict(False, f"candidate is worse: {summary}")
     if precision_drop > GATE_PRECISION_TOLERANCE:
-        return GateResult(candidate_metrics, current_metrics, False, f"candidate loses precision: {summary}")
-    return GateResult(candidate_metrics, current_metrics, True, f"candidate is not worse: {summary}")
+        return verdict(False, f"candidate loses precision: {summary}")
+    if held_feedback:
+        wrong = candidate_feedback["errors"]
+        wrong_now = current_feedback["errors"]
+        summary += f"; {wrong} vs {wrong_now} wrong of {len(held_feedback)} held-out feedback labels"
+        if wrong > wrong_now:
+            return verdict(False, f"candidate is worse on analysts' feedback: {summary}")
+    return verdict(True, f"candidate is not worse: {summary}")
 
 
 def _version(module: str) -> str:

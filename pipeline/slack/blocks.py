@@ -235,6 +235,20 @@ class DigestSummary:
     top_stories: tuple[TopStory, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class PromotionNotice:
+    """What the ops channel is told about a candidate model. Headlines are feed text (untrusted)."""
+
+    candidate: str
+    current: str | None
+    decision: str
+    reason: str
+    facts: tuple[tuple[str, str], ...] = ()
+    dropped_alerts: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
+    where: str = ""
+
+
 # --- building blocks ------------------------------------------------------------------------------------
 
 
@@ -482,6 +496,36 @@ def feed_health_message(
         title = f"Feed {feed_id} has recovered"
         detail = url
     return _message(title, [_header(title), _section(detail)])
+
+
+def _bullets(title: str, headlines: Sequence[str], limit: int = 8) -> dict[str, Any] | None:
+    if not headlines:
+        return None
+    rows = [f"• {unescape(fit(h, 200))}" for h in headlines[:limit]]  # _section escapes once
+    if len(headlines) > limit:
+        rows.append(f"… and {len(headlines) - limit} more")
+    return _section(f"{title}\n" + "\n".join(rows))
+
+
+def promotion_message(notice: PromotionNotice) -> dict[str, Any]:
+    """The ops channel's report on a candidate model: the decision, the figures, what it would change."""
+    title = f"Candidate model {notice.candidate}: {notice.decision}"
+    return _message(
+        title,
+        [
+            _header(title),
+            _section(notice.reason),
+            _fields(list(notice.facts)),
+            _bullets("Alerts it would not have sent:", notice.dropped_alerts),
+            _bullets("Articles it would add:", notice.added),
+            _context(notice.where),
+        ],
+    )
+
+
+def note_message(text: str) -> dict[str, Any]:
+    """A short note of ours (no feed text) for a thread: a feedback acknowledgement, a promotion outcome."""
+    return _message(text, [_section(text)])
 
 
 def finalize(

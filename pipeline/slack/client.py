@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 import urllib.error
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -82,6 +82,8 @@ RETRYABLE_ERRORS = frozenset(
 )
 # Methods that create something: re-sending them after a lost connection could duplicate it.
 _NON_IDEMPOTENT_METHODS = ("chat.postMessage", "files.completeUploadExternal")
+# Seconds between two calls of one read method (conversations.history, .replies, reactions.get: Tier 3).
+READ_INTERVAL = 1.2
 
 
 class SlackUnavailableError(SlackError):
@@ -148,6 +150,23 @@ class PostedMessage:
     channel_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Reaction:
+    """One emoji on a message and every user who reacted with it."""
+
+    name: str
+    users: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReactedMessage:
+    """A message's reactions; ``thread_ts`` is set for a reply in a thread."""
+
+    ts: str
+    thread_ts: str | None
+    reactions: tuple[Reaction, ...]
+
+
 class SlackPoster(Protocol):
     """What the alerting code needs from Slack. ``namespace`` prefixes ledger channels ("" or "dry-run:")."""
 
@@ -165,6 +184,13 @@ class SlackPoster(Protocol):
 
     def permalink(self, channel: str, ts: str) -> str | None:
         """A link to a message, or None when it cannot be had (never raises)."""
+        ...
+
+    def read_reactions(
+        self, channel: str, *, oldest: datetime, thread_ts: str | None = None
+    ) -> list[ReactedMessage]:
+        """Every message of ``channel`` posted since ``oldest`` (with ``thread_ts``: of that thread) with its
+        reactions (an empty tuple when it has none); [] from a poster that cannot read Slack."""
         ...
 
     def upload_file(
@@ -199,6 +225,10 @@ class ChannelPacer:
         self._sleep = sleep
         self._next: dict[str, float] = {}
         self._lock = threading.Lock()
+
+    def with_interval(self, min_interval: float) -> ChannelPacer:
+        """A pacer with another interval on the same clock (reads are paced apart from posts)."""
+        return ChannelPacer(min_interval, clock=self._clock, sleep=self._sleep)
 
     def wait(self, channel: str) -> float:
         """Block until ``channel`` may receive the next message; return the seconds waited."""
@@ -418,9 +448,18 @@ class WebApiPoster:
 
     namespace = ""
 
-    def __init__(self, client: WebClient, *, pacer: ChannelPacer | None = None, max_pages: int = 20) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        *,
+        pacer: ChannelPacer | None = None,
+        read_pacer: ChannelPacer | None = None,
+        max_pages: int = 20,
+    ) -> None:
         self.client = client
         self.pacer = pacer or ChannelPacer()
+        # Reads are Tier 3 methods (about 50 calls a minute each): one call per method every 1.2 s.
+        self.read_pacer = read_pacer or self.pacer.with_interval(READ_INTERVAL)
         self.max_pages = max_pages
         self._channel_ids: dict[str, str] = {}
 
@@ -457,6 +496,34 @@ class WebApiPoster:
                 break
         return self._channel_ids.get(f"#{name}")
 
+    def _messages(
+        self, channel: str, channel_id: str, *, oldest: datetime, thread_ts: str | None, metadata: bool
+    ) -> Iterator[dict[str, Any]]:
+        """The messages of a channel since ``oldest`` (or of one thread), page by page, paced."""
+        method = "conversations.replies" if thread_ts else "conversations.history"
+        cursor: str | None = None
+        for _ in range(self.max_pages):
+            args: dict[str, Any] = {
+                "channel": channel_id,
+                "oldest": f"{oldest.timestamp():.6f}",
+                "include_all_metadata": metadata,
+                "limit": 200,
+            }
+            if cursor:
+                args["cursor"] = cursor
+            self.read_pacer.wait(method)
+            if thread_ts:
+                response = _call(
+                    method, channel, partial(self.client.conversations_replies, ts=thread_ts, **args)
+                )
+            else:
+                response = _call(method, channel, partial(self.client.conversations_history, **args))
+            yield from response.get("messages") or []
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return
+        log.warning("%s of %s: stopped after %d pages", method, channel, self.max_pages)
+
     def find_by_alert_id(
         self, channel: str, alert_id: str, *, oldest: datetime, thread_ts: str | None = None
     ) -> PostedMessage | None:
@@ -465,34 +532,54 @@ class WebApiPoster:
             # A channel the bot cannot see cannot hold a message the bot posted; posting will tell why.
             log.info("channel %s not visible to the bot: alert %s cannot be in it", channel, alert_id)
             return None
-        method = "conversations.replies" if thread_ts else "conversations.history"
-        cursor: str | None = None
-        for _ in range(self.max_pages):
-            args: dict[str, Any] = {
-                "channel": channel_id,
-                "oldest": f"{oldest.timestamp():.6f}",
-                "include_all_metadata": True,
-                "limit": 200,
-            }
-            if cursor:
-                args["cursor"] = cursor
-            if thread_ts:
-                response = _call(
-                    method, channel, partial(self.client.conversations_replies, ts=thread_ts, **args)
-                )
-            else:
-                response = _call(method, channel, partial(self.client.conversations_history, **args))
-            for message in response.get("messages") or []:
-                metadata = message.get("metadata") or {}
-                if (
-                    metadata.get("event_type") == METADATA_EVENT_TYPE
-                    and (metadata.get("event_payload") or {}).get("alert_id") == alert_id
-                ):
-                    return PostedMessage(channel=channel, ts=str(message["ts"]), channel_id=channel_id)
-            cursor = (response.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                break
+        for message in self._messages(channel, channel_id, oldest=oldest, thread_ts=thread_ts, metadata=True):
+            metadata = message.get("metadata") or {}
+            if (
+                metadata.get("event_type") == METADATA_EVENT_TYPE
+                and (metadata.get("event_payload") or {}).get("alert_id") == alert_id
+            ):
+                return PostedMessage(channel=channel, ts=str(message["ts"]), channel_id=channel_id)
         return None
+
+    def read_reactions(
+        self, channel: str, *, oldest: datetime, thread_ts: str | None = None
+    ) -> list[ReactedMessage]:
+        channel_id = self.channel_id(channel)
+        if channel_id is None:
+            raise SlackConfigError(
+                f"cannot read reactions in {channel}: {config_hint('channel_not_found', channel)}",
+                error_code="channel_not_found",
+            )
+        out: list[ReactedMessage] = []
+        for message in self._messages(
+            channel, channel_id, oldest=oldest, thread_ts=thread_ts, metadata=False
+        ):
+            raw = message.get("reactions") or []
+            ts = str(message["ts"])
+            # History lists only the first users of a popular reaction: ask for all of them.
+            if any(int(r.get("count") or 0) > len(r.get("users") or []) for r in raw):
+                raw = self._all_reactions(channel, channel_id, ts)
+            reactions = tuple(
+                Reaction(name=str(r["name"]), users=tuple(str(u) for u in r.get("users") or []))
+                for r in raw
+                if r.get("name")
+            )
+            parent = message.get("thread_ts")
+            out.append(
+                ReactedMessage(
+                    ts=ts, thread_ts=str(parent) if parent and parent != ts else None, reactions=reactions
+                )
+            )
+        return out
+
+    def _all_reactions(self, channel: str, channel_id: str, ts: str) -> list[dict[str, Any]]:
+        self.read_pacer.wait("reactions.get")
+        response = _call(
+            "reactions.get",
+            channel,
+            lambda: self.client.reactions_get(channel=channel_id, timestamp=ts, full=True),
+        )
+        return list((response.get("message") or {}).get("reactions") or [])
 
     def permalink(self, channel: str, ts: str) -> str | None:
         try:
@@ -610,6 +697,12 @@ class DryRunPoster:
 
     def permalink(self, channel: str, ts: str) -> str | None:
         return None
+
+    def read_reactions(
+        self, channel: str, *, oldest: datetime, thread_ts: str | None = None
+    ) -> list[ReactedMessage]:
+        """Nothing: a dry run posts nowhere, so nobody can react."""
+        return []
 
     def upload_file(
         self,

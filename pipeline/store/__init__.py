@@ -5,7 +5,9 @@ One ``Store`` object per database URL, made of per-domain parts that share its e
 - ``archive``: articles (first-seen time, story) and their classifications;
 - ``feed_health``: one row per feed (validators, failures, back-off);
 - ``ledger``: the alert ledger, Slack's exactly-once outbox;
-- ``registry``: trained models, their bytes, and which one is promoted;
+- ``registry``: trained models, their bytes, which one is promoted, and who promoted each;
+- ``feedback``: analysts' reactions on alerts and their votes, a versioned source of labels;
+- ``promotion``: evaluation reports of candidate models and the decisions taken on them;
 - ``console``: the read-only, paged queries of the console in the Airflow UI.
 
 The schema (``schema``) is created and upgraded only by the numbered Alembic revisions (``migrate``).
@@ -30,10 +32,12 @@ from pipeline.store.console import (
     StorySource,
 )
 from pipeline.store.feed_health import FEED_RUN_RETENTION, FeedHealth, FeedHealthStore, feed_status
+from pipeline.store.feedback import AlertReactions, FeedbackStore, SeenReaction, VoteChanges
 from pipeline.store.ledger import FAILED, PENDING, POSTED, POSTING, AlertRecord, LedgerStore, NewAlert
 from pipeline.store.migrate import MigrationResult, head_revision
 from pipeline.store.migrate import upgrade as _upgrade
-from pipeline.store.registry import ModelRecord, RegistryStore
+from pipeline.store.promotion import PromotionReportRecord, PromotionStore
+from pipeline.store.registry import ModelRecord, PromotionRecord, RegistryStore
 
 __all__ = [
     "FAILED",
@@ -42,6 +46,7 @@ __all__ = [
     "POSTED",
     "POSTING",
     "AlertQuery",
+    "AlertReactions",
     "AlertRecord",
     "ConsoleAlert",
     "ConsoleStory",
@@ -50,11 +55,15 @@ __all__ = [
     "Keyset",
     "ModelRecord",
     "NewAlert",
+    "PromotionRecord",
+    "PromotionReportRecord",
     "RelevantEvent",
+    "SeenReaction",
     "Store",
     "StoredClassification",
     "StoryAlert",
     "StorySource",
+    "VoteChanges",
     "feed_status",
     "get_store",
     "head_revision",
@@ -66,7 +75,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class Store(ArchiveStore, FeedHealthStore, LedgerStore, RegistryStore, ConsoleStore):
+class Store(
+    ArchiveStore, FeedHealthStore, LedgerStore, RegistryStore, FeedbackStore, PromotionStore, ConsoleStore
+):
     """All reads and writes of the pipeline's data. Safe to share within a process."""
 
     def migrate(self) -> MigrationResult:

@@ -145,6 +145,21 @@ class LedgerStore(StoreBase):
                 out.update(s for s in conn.execute(q).scalars() if s)
         return out
 
+    def alerted_articles(self, article_ids: Sequence[str]) -> dict[str, list[str]]:
+        """Those of ``article_ids`` that were alerted (a posted message about the article): their alert ids."""
+        c = alert_ledger.c
+        out: dict[str, list[str]] = {}
+        with self.engine.connect() as conn:
+            for chunk in chunks(sorted(set(article_ids))):
+                q = (
+                    sa.select(c.article_id, c.alert_id)
+                    .where(c.article_id.in_(chunk), c.state == POSTED)
+                    .order_by(c.created_at, c.alert_id)
+                )
+                for article_id, aid in conn.execute(q):
+                    out.setdefault(str(article_id), []).append(str(aid))
+        return out
+
     def get_alert(self, alert_id: str) -> AlertRecord | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(alert_ledger).where(alert_ledger.c.alert_id == alert_id)).first()

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from pipeline.errors import StoreError
 from pipeline.store.base import StoreBase, dumps, utcnow
-from pipeline.store.schema import model_artifacts, model_registry
+from pipeline.store.schema import model_artifacts, model_promotions, model_registry
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,18 @@ class ModelRecord:
     path: str | None
     sha256: str | None
     size: int | None
+
+
+@dataclass(frozen=True)
+class PromotionRecord:
+    """One change of the promoted model: to ``version`` from ``previous_version``, by whom, when, why."""
+
+    seq: int
+    version: str
+    previous_version: str | None
+    promoted_by: str
+    reason: str
+    promoted_at: datetime
 
 
 def _record(row: Any) -> ModelRecord:
@@ -106,20 +118,48 @@ class RegistryStore(StoreBase):
                 ["sha256", "size", "content"],
             )
 
-    def promote_model(self, version: str) -> None:
-        """Make ``version`` the current model; it must be registered with its bytes."""
+    def promote_model(self, version: str, *, promoted_by: str = "unknown", reason: str = "") -> str | None:
+        """Make ``version`` the current model and log who did it; return the version it replaced.
+
+        ``version`` must be registered with its bytes. Every promotion (rollbacks too) is a row of
+        ``model_promotions``, written in the same transaction.
+        """
+        now = utcnow()
         with self.engine.begin() as conn:
             found = conn.execute(
                 sa.select(model_artifacts.c.version).where(model_artifacts.c.version == version)
             ).first()
             if not found:
                 raise StoreError(f"model {version!r} is not registered with its bytes in this store")
+            previous = conn.execute(
+                sa.select(model_registry.c.version).where(model_registry.c.is_current.is_(True))
+            ).scalar()
             conn.execute(sa.update(model_registry).values(is_current=False))
             conn.execute(
                 sa.update(model_registry)
                 .where(model_registry.c.version == version)
-                .values(is_current=True, promoted_at=utcnow())
+                .values(is_current=True, promoted_at=now)
             )
+            conn.execute(
+                sa.insert(model_promotions).values(
+                    version=version,
+                    previous_version=previous,
+                    promoted_by=promoted_by,
+                    reason=reason,
+                    promoted_at=now,
+                )
+            )
+        return str(previous) if previous else None
+
+    def promotions(self) -> list[PromotionRecord]:
+        """Every change of the promoted model, oldest first."""
+        c = model_promotions.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(model_promotions).order_by(c.seq))
+            return [
+                PromotionRecord(r.seq, r.version, r.previous_version, r.promoted_by, r.reason, r.promoted_at)
+                for r in rows
+            ]
 
     def current_model(self) -> ModelRecord | None:
         with self.engine.connect() as conn:

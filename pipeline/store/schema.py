@@ -180,3 +180,89 @@ model_artifacts = sa.Table(
     sa.Column("content", sa.LargeBinary, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
+
+# Analysts' feedback. The reactions seen on alerts (one row per alert, user and emoji; ``removed_at`` set
+# when a later read no longer finds it), each voter's current vote per article (``feedback_votes``), and
+# every change of a vote in order (``feedback_history``: its last ``seq`` is the feedback version).
+feedback_reactions = sa.Table(
+    "feedback_reactions",
+    metadata,
+    sa.Column("alert_id", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(64), primary_key=True),
+    sa.Column("emoji", sa.String(128), primary_key=True),
+    sa.Column("channel", sa.String(128), nullable=False),
+    sa.Column("message_ts", sa.String(32), nullable=False),
+    sa.Column("first_seen_at", UTCDateTime, nullable=False),
+    sa.Column("removed_at", UTCDateTime),
+)
+
+feedback_votes = sa.Table(
+    "feedback_votes",
+    metadata,
+    sa.Column("vote_id", sa.String(64), primary_key=True),
+    sa.Column("article_id", sa.String(40), nullable=False),
+    sa.Column("voter", sa.String(160), nullable=False),
+    sa.Column("label", sa.String(16)),
+    sa.Column("event_type", sa.String(32)),
+    sa.Column("emoji", sa.Text, nullable=False, default=""),
+    sa.Column("alert_id", sa.String(64)),
+    sa.Column("story_id", sa.String(40)),
+    sa.Column("model_version", sa.String(64)),
+    sa.Column("channel", sa.String(128)),
+    sa.Column("message_ts", sa.String(32)),
+    sa.Column("companies", sa.Text, nullable=False, default="[]"),
+    sa.Column("note", sa.Text),
+    sa.Column("revision", sa.Integer, nullable=False, default=1),
+    sa.Column("first_voted_at", UTCDateTime, nullable=False),
+    sa.Column("voted_at", UTCDateTime, nullable=False),
+    sa.Index("ix_feedback_votes_article_id", "article_id"),
+    sa.Index("ix_feedback_votes_alert_id", "alert_id"),
+)
+
+feedback_history = sa.Table(
+    "feedback_history",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("vote_id", sa.String(64), nullable=False),
+    sa.Column("article_id", sa.String(40), nullable=False),
+    sa.Column("voter", sa.String(160), nullable=False),
+    sa.Column("label", sa.String(16)),
+    sa.Column("event_type", sa.String(32)),
+    sa.Column("emoji", sa.Text, nullable=False, default=""),
+    sa.Column("companies", sa.Text, nullable=False, default="[]"),
+    sa.Column("note", sa.Text),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Index("ix_feedback_history_vote_id", "vote_id"),
+)
+
+# Promotion: what the evaluation of a candidate found (its report, for the approval and the ops channel)
+# and every change of the promoted model (who, when, why), rollbacks included.
+promotion_reports = sa.Table(
+    "promotion_reports",
+    metadata,
+    sa.Column("report_id", sa.String(160), primary_key=True),
+    sa.Column("candidate_version", sa.String(64), nullable=False),
+    sa.Column("current_version", sa.String(64)),
+    sa.Column("decision", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("report", sa.Text, nullable=False),
+    sa.Column("markdown", sa.Text, nullable=False),
+    sa.Column("chart", sa.LargeBinary),
+    sa.Column("run_id", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("outcome", sa.String(16)),
+    sa.Column("decided_by", sa.Text),
+    sa.Column("decided_at", UTCDateTime),
+    sa.Index("ix_promotion_reports_candidate_version", "candidate_version"),
+)
+
+model_promotions = sa.Table(
+    "model_promotions",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("previous_version", sa.String(64)),
+    sa.Column("promoted_by", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("promoted_at", UTCDateTime, nullable=False),
+)

@@ -8,7 +8,8 @@ connection is the only source of the token: without it, alerts are a dry run.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from airflow.providers.slack.hooks.slack import SlackHook
 from airflow.sdk.exceptions import AirflowNotFoundException
@@ -45,3 +46,21 @@ def slack_poster(settings: Settings, *, dry_run: bool = False, conn_id: str = SL
         except AirflowNotFoundException as e:
             log.info("Slack: %s; dry run, payloads go to %s", e, settings.dry_run_file)
     return DryRunPoster(settings.dry_run_file)
+
+
+_T = TypeVar("_T")
+
+
+def run_slack_step(step: Callable[[Settings, SlackPoster], _T], *, dry_run: bool = False) -> _T:
+    """Run a pipeline step with the task's settings and the connection's poster; a Slack error an operator
+    must fix (token, scope, channel) fails the task at once, without retries that cannot help."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from chip_news_airflow.runtime import task_settings
+    from pipeline.errors import SlackConfigError
+
+    settings = task_settings()
+    try:
+        return step(settings, slack_poster(settings, dry_run=dry_run))
+    except SlackConfigError as e:
+        raise AirflowFailException(str(e)) from e

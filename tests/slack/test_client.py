@@ -250,3 +250,70 @@ def test_rate_limit_longer_than_max_wait_is_not_waited_for(slack: FakeSlack, clo
     with pytest.raises(SlackUnavailableError):
         _poster(slack, clock).post_message(_payload())
     assert len(slack.calls_of("chat.postMessage")) == 1 and clock.sleeps == []
+
+
+def test_read_reactions_of_a_channel_and_of_a_thread(slack: FakeSlack, clock: FakeClock) -> None:
+    from slack_sdk import WebClient
+
+    poster = _poster(slack, clock)
+    parent = poster.post_message(_payload(alert_id="p"))
+    quiet = poster.post_message(_payload(alert_id="q"))
+    reply = poster.post_message(
+        finalize({"text": "r"}, channel="#chip-alerts", alert_id="r1", thread_ts=parent.ts)
+    )
+    cid = slack.channel_id("#chip-alerts")
+    # analysts react through the real Web API client, with their own tokens
+    alice = WebClient(token=slack.user_token("UALICE"), base_url=slack.base_url)
+    bob = WebClient(token=slack.user_token("UBOB"), base_url=slack.base_url)
+    alice.reactions_add(channel=cid, timestamp=parent.ts, name="x")
+    bob.reactions_add(channel=cid, timestamp=parent.ts, name="x")
+    bob.reactions_add(channel=cid, timestamp=reply.ts, name="+1::skin-tone-3")
+    since = datetime.now(UTC) - timedelta(minutes=5)
+
+    top = {m.ts: m for m in poster.read_reactions("#chip-alerts", oldest=since)}
+    assert set(top) == {parent.ts, quiet.ts}  # the thread reply is not in the channel's history
+    assert [(r.name, r.users) for r in top[parent.ts].reactions] == [("x", ("UALICE", "UBOB"))]
+    assert top[quiet.ts].reactions == () and top[parent.ts].thread_ts is None
+    thread = {m.ts: m for m in poster.read_reactions("#chip-alerts", oldest=since, thread_ts=parent.ts)}
+    assert thread[reply.ts].thread_ts == parent.ts
+    assert [(r.name, r.users) for r in thread[reply.ts].reactions] == [("+1::skin-tone-3", ("UBOB",))]
+    # changing one's mind
+    alice.reactions_remove(channel=cid, timestamp=parent.ts, name="x")
+    again = {m.ts: m for m in poster.read_reactions("#chip-alerts", oldest=since)}
+    assert [(r.name, r.users) for r in again[parent.ts].reactions] == [("x", ("UBOB",))]
+
+
+def test_read_reactions_asks_for_every_user_of_a_popular_reaction(slack: FakeSlack, clock: FakeClock) -> None:
+    poster = _poster(slack, clock)
+    posted = poster.post_message(_payload(alert_id="p"))
+    for n in range(5):
+        slack.react("#chip-alerts", posted.ts, "x", f"U{n}")
+    slack.max_reaction_users = 2  # history shows two users and the count, like Slack does for many
+    (message,) = poster.read_reactions("#chip-alerts", oldest=datetime.now(UTC) - timedelta(minutes=5))
+    assert message.reactions[0].users == ("U0", "U1", "U2", "U3", "U4")
+    (get,) = slack.calls_of("reactions.get")
+    assert get["timestamp"] == posted.ts and get["full"] in (True, "1", "true")
+
+
+def test_reads_are_paced_and_rate_limits_waited_out(slack: FakeSlack, clock: FakeClock) -> None:
+    poster = _poster(slack, clock)
+    for i in range(450):
+        poster.post_message(_payload(alert_id=f"a{i}", text=f"m{i}"))
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    clock.sleeps.clear()
+    assert len(poster.read_reactions("#chip-alerts", oldest=since)) == 450  # three pages
+    # one history call per read interval (Tier 3): pages 2 and 3 wait 1.2 s on the fake clock
+    assert clock.sleeps == [pytest.approx(1.2), pytest.approx(1.2)]
+    clock.sleeps.clear()
+    slack.fail_next("conversations.history", "ratelimited", retry_after=7)
+    assert len(poster.read_reactions("#chip-alerts", oldest=since)) == 450
+    assert any(w >= 7 for w in clock.sleeps)  # Retry-After honoured, then the read goes on
+
+
+def test_reading_a_channel_the_bot_cannot_see_says_what_to_fix(slack: FakeSlack, clock: FakeClock) -> None:
+    with pytest.raises(SlackConfigError, match=r"routing\.yaml"):
+        _poster(slack, clock).read_reactions("#nowhere", oldest=datetime.now(UTC))
+
+
+def test_dry_run_poster_reads_no_reactions(tmp_path: Path) -> None:
+    assert DryRunPoster(tmp_path / "d.jsonl").read_reactions("#chip-alerts", oldest=datetime.now(UTC)) == []

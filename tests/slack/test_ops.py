@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from support.fake_slack import FakeSlack
 
 from pipeline.settings import Settings
+from pipeline.slack.blocks import PromotionNotice
 from pipeline.slack.client import WebApiPoster
-from pipeline.slack.ops import report_feed_health, report_task_failure
+from pipeline.slack.ops import (
+    post_promotion_outcome,
+    post_promotion_report,
+    report_feed_health,
+    report_task_failure,
+)
 from pipeline.store import Store, utcnow
 
 
@@ -79,3 +86,41 @@ def test_feed_health_retried_when_slack_is_down(
     assert store.feed_health()["feed-b"].failure_notified is False
     assert report_feed_health(store, cfg, poster) == 1
     assert len(slack.messages) == 1
+
+
+def _notice() -> PromotionNotice:
+    return PromotionNotice(
+        candidate="clf-new",
+        current="clf-old",
+        decision="needs approval",
+        reason="it changes 12 decisions: an operator decides",
+        facts=(("Held-out F1 (current → candidate)", "0.962 → 0.965"),),
+        dropped_alerts=("<!channel> Baidu denies rumours",),
+        added=(),
+        where="Approve or reject in Airflow: Browse → Required Actions",
+    )
+
+
+def test_promotion_report_and_outcome_go_to_ops_once(
+    store: Store, cfg: Settings, poster: WebApiPoster, slack: FakeSlack
+) -> None:
+    args = {"report_id": "clf-new~clf-old", "notice": _notice(), "chart": b"\x89PNG fake", "now": utcnow()}
+    assert post_promotion_report(store, cfg, poster, **args) == {"state": "posted", "chart": "uploaded"}  # type: ignore[arg-type]
+    (report,) = slack.messages_for("#chip-ops")
+    text = json.dumps(report["blocks"], ensure_ascii=False)
+    assert "Candidate model clf-new: needs approval" in text and "0.962 → 0.965" in text
+    assert "&lt;!channel&gt; Baidu denies rumours" in text  # feed text stays inert
+    (upload,) = slack.uploads
+    assert upload["thread_ts"] == report["ts"] and upload["filename"] == "replay-clf-new.png"
+    # again (a retry of the task): nothing new
+    assert post_promotion_report(store, cfg, poster, **args) == {"state": "posted", "chart": "already"}  # type: ignore[arg-type]
+    for _ in range(2):
+        post_promotion_outcome(
+            store, cfg, poster, report_id="clf-new~clf-old", text="Rejected by alice", now=utcnow()
+        )
+    (outcome,) = [m for m in slack.messages_for("#chip-ops") if m["thread_ts"]]
+    assert outcome["thread_ts"] == report["ts"] and outcome["text"] == "Rejected by alice"
+    assert len(slack.messages_for("#chip-ops")) == 2 and len(slack.uploads) == 1
+    # off without an ops channel
+    quiet = dataclasses.replace(cfg, ops_channel="")
+    assert post_promotion_report(store, quiet, poster, **{**args, "report_id": "x"}) == {"state": "off"}  # type: ignore[arg-type]

@@ -65,3 +65,19 @@ def test_alerted_story_ids_counts_posted_and_posting_only(any_store: Store) -> N
     assert any_store.alerted_story_ids(["s1", "s2"]) == set()
     any_store.claim_alert("a", "t", stale_after=timedelta(minutes=5))
     assert any_store.alerted_story_ids(["s1", "s2", "s3"]) == {"s1"}
+
+
+def test_alerted_articles_are_those_with_a_posted_message(any_store: Store) -> None:
+    any_store.ensure_alerts(
+        [
+            NewAlert("s1", "#c", "story", article_id="a1"),
+            NewAlert("u1", "#d", "update", article_id="a1"),
+            NewAlert("s2", "#c", "story", article_id="a2"),
+            NewAlert("g", "#c", "digest"),
+        ]
+    )
+    for aid in ("s1", "u1", "g"):
+        assert any_store.claim_alert(aid, "t", stale_after=timedelta(minutes=5)) is not None
+        assert any_store.mark_alert_posted(aid, "t", ts="1.0")
+    # a2's alert is still pending: not alerted
+    assert any_store.alerted_articles(["a1", "a2", "a3"]) == {"a1": ["s1", "u1"]}

@@ -12,7 +12,10 @@ connection's ``extra.base_url``)::
 API: ``start()``/``stop()`` (or ``with``), ``base_url``, ``messages`` (every accepted message, in order),
 ``messages_for(channel)``, ``top_level(channel)``, ``replies(thread_ts)``, ``uploads``, ``calls``
 (method, params) of every request, ``fail_next(method, kind, times=1, retry_after=1)``, ``reset()``,
-``add_channel(name, member=True)``.
+``add_channel(name, member=True)``, ``user_token(user_id)`` (a token that acts as that user, e.g. to add
+reactions through the real ``WebClient``), ``react(channel, ts, name, user)`` / ``unreact(...)`` (the
+same without HTTP), ``max_reaction_users`` (history and replies list at most this many users of a
+reaction, like Slack; ``reactions.get`` with ``full`` lists them all).
 
 Fault kinds: ``ratelimited`` (HTTP 429 with Retry-After), ``server_error`` (HTTP 500, HTML body),
 ``drop`` (accept the message, then close the connection without answering), or any Slack error code
@@ -20,8 +23,9 @@ Fault kinds: ``ratelimited`` (HTTP 429 with Retry-After), ``server_error`` (HTTP
 ``{"ok": false, "error": kind}``.
 
 Implemented: ``auth.test``, ``chat.postMessage``, ``chat.getPermalink``, ``conversations.history``,
-``conversations.replies``, ``conversations.list``, ``files.getUploadURLExternal`` + the upload URL +
-``files.completeUploadExternal`` (what ``files_upload_v2`` calls). JSON and form posts are accepted.
+``conversations.replies`` (both with each message's ``reactions``), ``conversations.list``,
+``reactions.add``, ``reactions.remove``, ``reactions.get``, ``files.getUploadURLExternal`` + the upload
+URL + ``files.completeUploadExternal`` (what ``files_upload_v2`` calls). JSON and form posts are accepted.
 Messages are validated like Slack does (``invalid_blocks`` with the reasons, ``msg_too_long``,
 ``no_text``, ``invalid_metadata_format``, ``thread_not_found``); the fake is stricter in one way: a
 message without ``text`` is refused even with blocks (this project always sends a fallback).
@@ -167,6 +171,8 @@ class FakeSlack:
         self.auto_create_channels = auto_create_channels
         # When set, a second post to a channel within this many seconds is answered 429 (like Slack).
         self.per_channel_interval = per_channel_interval
+        # When set, history and replies show at most this many users per reaction (count stays exact).
+        self.max_reaction_users: int | None = None
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -218,6 +224,7 @@ class FakeSlack:
             self._pending_files: dict[str, dict[str, Any]] = {}
             self._last_ts = 0.0
             self._last_post: dict[str, float] = {}
+            self._user_tokens: dict[str, str] = {}  # token -> user id
 
     def fail_next(self, method: str, kind: str, times: int = 1, retry_after: int = 1) -> None:
         """The next ``times`` calls of ``method`` fail with ``kind`` (see the module docstring)."""
@@ -231,6 +238,39 @@ class FakeSlack:
         with self._lock:
             self._channels[cid] = {"id": cid, "name": name, "is_member": member}
         return cid
+
+    def user_token(self, user_id: str) -> str:
+        """A user token (``xoxp-``) whose calls act as ``user_id`` (reactions.add, reactions.remove)."""
+        token = f"xoxp-fake-{user_id.lower()}"
+        with self._lock:
+            self._user_tokens[token] = user_id
+        return token
+
+    def _message(self, channel: str, ts: str) -> dict[str, Any]:
+        cid = self.channel_id(channel)
+        with self._lock:
+            for m in self.messages:
+                if m["channel"] == cid and m["ts"] == ts:
+                    return m
+        raise _ApiError("message_not_found")
+
+    def react(self, channel: str, ts: str, name: str, user: str) -> None:
+        """``user`` reacts to a message with ``name`` (test set-up without HTTP)."""
+        with self._lock:
+            users = self._message(channel, ts)["reactions"].setdefault(name, [])
+            if user in users:
+                raise _ApiError("already_reacted")
+            users.append(user)
+
+    def unreact(self, channel: str, ts: str, name: str, user: str) -> None:
+        """``user`` takes their ``name`` reaction back."""
+        with self._lock:
+            reactions = self._message(channel, ts)["reactions"]
+            if user not in reactions.get(name, []):
+                raise _ApiError("no_reaction")
+            reactions[name].remove(user)
+            if not reactions[name]:
+                del reactions[name]
 
     def channel_id(self, channel: str) -> str | None:
         with self._lock:
@@ -295,10 +335,13 @@ class FakeSlack:
     def handle(self, method: str, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         with self._lock:
             self.calls.append((method, params))
+            acting_user = self._user_tokens.get(token or "")
         if not token:
             raise _ApiError("not_authed")
-        if not token.startswith(self.token_prefix):
+        if acting_user is None and not token.startswith(self.token_prefix):
             raise _ApiError("invalid_auth")
+        if method in ("reactions.add", "reactions.remove"):
+            return self._reaction_change(method, params, acting_user or "UFAKEBOT")
         handler = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
@@ -306,6 +349,7 @@ class FakeSlack:
             "conversations.history": self._history,
             "conversations.replies": self._replies,
             "conversations.list": self._list,
+            "reactions.get": self._reactions_get,
             "files.getUploadURLExternal": self._upload_url,
             "files.completeUploadExternal": self._complete_upload,
         }.get(method)
@@ -379,6 +423,7 @@ class FakeSlack:
                 "unfurl_links": params.get("unfurl_links"),
                 "unfurl_media": params.get("unfurl_media"),
                 "params": params,
+                "reactions": {},
             }
             self.messages.append(message)
         return {
@@ -398,7 +443,9 @@ class FakeSlack:
             "permalink": f"https://fake.slack.test/archives/{channel['id']}/p{ts.replace('.', '')}",
         }
 
-    def _render(self, message: dict[str, Any], with_metadata: bool) -> dict[str, Any]:
+    def _render(
+        self, message: dict[str, Any], with_metadata: bool, *, full_reactions: bool = False
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {
             "type": "message",
             "ts": message["ts"],
@@ -413,7 +460,32 @@ class FakeSlack:
                 out["subtype"] = "thread_broadcast"
         if with_metadata and message["metadata"]:
             out["metadata"] = message["metadata"]
+        if message["reactions"]:
+            shown = None if full_reactions else self.max_reaction_users
+            out["reactions"] = [
+                {"name": name, "users": list(users[:shown]), "count": len(users)}
+                for name, users in message["reactions"].items()
+            ]
         return out
+
+    def _reaction_change(self, method: str, params: dict[str, Any], user: str) -> dict[str, Any]:
+        channel = self._resolve(params.get("channel"), by_name=False)
+        name = str(params.get("name") or "")
+        if not name or ":" in name.replace("::skin-tone", ""):
+            raise _ApiError("invalid_name")
+        ts = str(params.get("timestamp") or "")
+        if method == "reactions.add":
+            self.react(channel["id"], ts, name, user)
+        else:
+            self.unreact(channel["id"], ts, name, user)
+        return {}
+
+    def _reactions_get(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._resolve(params.get("channel"), by_name=False)
+        with self._lock:
+            message = self._message(channel["id"], str(params.get("timestamp") or ""))
+            rendered = self._render(message, False, full_reactions=_truthy(params.get("full")))
+        return {"type": "message", "channel": channel["id"], "message": rendered}
 
     def _page(self, items: list[dict[str, Any]], params: dict[str, Any], key: str) -> dict[str, Any]:
         limit = int(params.get("limit") or 100)
