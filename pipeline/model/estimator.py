@@ -111,7 +111,9 @@ class StackedRelevanceClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _sigmoid(self, raw: np.ndarray) -> np.ndarray:
-        return np.asarray(1.0 / (1.0 + np.exp(-(self.slope_ * raw + self.intercept_))))
+        from scipy.special import expit  # the logistic function without overflow for large scores
+
+        return np.asarray(expit(self.slope_ * raw + self.intercept_))
 
     @staticmethod
     def _raw(text_model: Any, trees: Any, text: Any, cues: np.ndarray) -> np.ndarray:
