@@ -5,7 +5,8 @@ One ``Store`` object per database URL, made of per-domain parts that share its e
 - ``archive``: articles (first-seen time, story) and their classifications;
 - ``feed_health``: one row per feed (validators, failures, back-off);
 - ``ledger``: the alert ledger, Slack's exactly-once outbox;
-- ``registry``: trained models, their bytes, and which one is promoted.
+- ``registry``: trained models, their bytes, and which one is promoted;
+- ``briefs``: story-level reads, novelty decisions, and story briefs as versioned ledger rows.
 
 The schema (``schema``) is created and upgraded only by the numbered Alembic revisions (``migrate``).
 Writes are idempotent: UPSERTs keyed on stable ids (``article_id``, ``alert_id``, ``feed_id``, ``version``).
@@ -18,6 +19,7 @@ import logging
 
 from pipeline.store.archive import ArchiveStore, RelevantEvent, StoredClassification
 from pipeline.store.base import redact, sqlite_path, utcnow
+from pipeline.store.briefs import BriefStore
 from pipeline.store.feed_health import FeedHealth, FeedHealthStore
 from pipeline.store.ledger import FAILED, PENDING, POSTED, POSTING, AlertRecord, LedgerStore, NewAlert
 from pipeline.store.migrate import MigrationResult, head_revision
@@ -46,7 +48,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class Store(ArchiveStore, FeedHealthStore, LedgerStore, RegistryStore):
+class Store(ArchiveStore, FeedHealthStore, LedgerStore, RegistryStore, BriefStore):
     """All reads and writes of the pipeline's data. Safe to share within a process."""
 
     def migrate(self) -> MigrationResult:
