@@ -40,6 +40,10 @@ SETTINGS_DOC: dict[str, tuple[str, str]] = {
     "NEWS_LATE_WINDOW_HOURS": ("48", "How old a newly seen item may be and still be processed."),
     "NEWS_DIGEST_THRESHOLD": ("8", "More alerts than this for one channel in a run go out as a digest."),
     "NEWS_FEED_FAILURE_THRESHOLD": ("3", "Consecutive failures before a feed is reported to ops."),
+    "NEWS_FOLLOWUP_DAYS": (
+        "14",
+        "How far back a story finds the earlier story it follows up or rehashes (days).",
+    ),
     "NEWS_USER_AGENT": (
         "chip-news-monitor/0.1 (+https://github.com/chip-news/monitor)",
         "User-Agent sent with every request.",
@@ -101,6 +105,7 @@ class Settings:
     user_agent: str
     slack_token: str
     slack_base_url: str
+    followup_days: int = 14
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -137,6 +142,7 @@ class Settings:
             user_agent=env.get("NEWS_USER_AGENT", "").strip() or SETTINGS_DOC["NEWS_USER_AGENT"][0],
             slack_token=env.get("SLACK_BOT_TOKEN", "").strip(),
             slack_base_url=env.get("SLACK_BASE_URL", "").strip(),
+            followup_days=_int(env, "NEWS_FOLLOWUP_DAYS", 14, minimum=1),
         )
         settings.validate()
         return settings

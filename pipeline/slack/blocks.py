@@ -224,26 +224,42 @@ class AlertContent:
 
 
 @dataclass(frozen=True)
-class TopStory:
+class DigestStory:
+    """One story in the daily digest: its core viewpoint and how many sources the brief cites."""
+
     headline: str
-    url: str | None
-    companies: tuple[str, ...]
-    sources: tuple[str, ...]
-    articles: int
+    viewpoint: str
+    citations: int
+    sources: int
+    url: str | None = None
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class CompanyDigest:
+    """A company's stories of the day (most sources first) and its article counts (day, week)."""
+
+    name: str
+    day_articles: int
+    week_articles: int
+    stories: tuple[DigestStory, ...] = ()
 
 
 @dataclass(frozen=True)
 class DigestSummary:
-    """The numbers of a daily digest for one channel."""
+    """The content of a daily digest for one channel: counts, the day's stories by company, what changed
+    since the day before, and the rehashes that were held back."""
 
     date_label: str
     day_articles: int
     day_stories: int
     week_articles: int
     week_stories: int
-    by_company: tuple[tuple[str, int, int], ...] = ()  # (company, last day, last week)
-    by_event: tuple[tuple[str, int, int], ...] = ()
-    top_stories: tuple[TopStory, ...] = field(default_factory=tuple)
+    by_event: tuple[tuple[str, int, int], ...] = ()  # (event type, last day, last week)
+    companies: tuple[CompanyDigest, ...] = ()
+    changes: str = ""
+    rehashes: tuple[str, ...] = field(default_factory=tuple)
+    rehash_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -463,8 +479,20 @@ def group_message(title: str, items: Sequence[AlertContent], *, note: str) -> di
     )
 
 
+MAX_DIGEST_COMPANIES = 12
+MAX_DIGEST_STORIES = 5
+
+
+def _digest_story_line(story: DigestStory) -> str:
+    tag = f" · {story.tag}" if story.tag and story.tag != "new" else ""
+    cited = f"{story.citations} source(s) cited" if story.citations else f"{story.sources} source(s)"
+    return unescape(fit(f"• {clean_text(story.viewpoint)} [{cited}{tag}]", 420))
+
+
 def daily_digest_message(summary: DigestSummary, *, channel: str) -> dict[str, Any]:
-    """The morning summary for a channel: counts by company and event type, the top stories."""
+    """The morning digest for a channel, in the analysts' register: the day's stories grouped by
+    company, each with its core viewpoint and the number of sources cited; what changed since the day
+    before; counts by event type; the rehashes held back."""
     title = f"Chip news digest — {summary.date_label}"
     blocks: list[dict[str, Any] | None] = [
         _header(title),
@@ -475,27 +503,38 @@ def daily_digest_message(summary: DigestSummary, *, channel: str) -> dict[str, A
             ]
         ),
     ]
-    if summary.by_company:
-        rows = [f"{clean_text(name)}: {day} / {week}" for name, day, week in summary.by_company[:20]]
-        blocks.append(_section("By company (24 h / 7 days)\n" + "\n".join(rows)))
+    if summary.changes:
+        blocks.append(_section(f"What changed since yesterday: {summary.changes}"))
+    if summary.companies:
+        blocks.append(DividerBlock().to_dict())
+    for n, company in enumerate(summary.companies[:MAX_DIGEST_COMPANIES], start=1):
+        head = (
+            f"{clean_text(company.name)} — {len(company.stories)} story(ies) today · "
+            f"{company.day_articles} article(s) today, {company.week_articles} this week"
+        )
+        lines = [_digest_story_line(story) for story in company.stories[:MAX_DIGEST_STORIES]]
+        if len(company.stories) > MAX_DIGEST_STORIES:
+            lines.append(f"… and {len(company.stories) - MAX_DIGEST_STORIES} more")
+        top = company.stories[0] if company.stories else None
+        blocks.append(
+            _section(
+                "\n".join([head, *lines]),
+                accessory=_button("Top story", top.url, f"open_story_{n}") if top else None,
+            )
+        )
+    if len(summary.companies) > MAX_DIGEST_COMPANIES:
+        rest = ", ".join(clean_text(c.name) for c in summary.companies[MAX_DIGEST_COMPANIES:])
+        blocks.append(_section(f"Also this week: {rest}"))
     if summary.by_event:
         rows = [
             f"{EVENT_LABELS.get(name, clean_text(name))}: {day} / {week}"
             for name, day, week in summary.by_event
         ]
         blocks.append(_section("By event type (24 h / 7 days)\n" + "\n".join(rows)))
-    if summary.top_stories:
-        blocks.append(DividerBlock().to_dict())
-        blocks.append(_section("Top stories of the last 24 hours"))
-        for n, story in enumerate(summary.top_stories[:10], start=1):
-            sources = _join(story.sources, 4)
-            detail = f"{_join(story.companies, 4)} · {story.articles} article(s) · {sources}"
-            blocks.append(
-                _section(
-                    f"{n}. {clean_text(story.headline)}\n{detail}",
-                    accessory=_button("Open", story.url, f"open_story_{n}"),
-                )
-            )
+    if summary.rehash_count:
+        lines = [f"Rehashes held back (not posted): {summary.rehash_count}"]
+        lines += [f"• {unescape(fit(r, 300))}" for r in summary.rehashes[:5]]
+        blocks.append(_section("\n".join(lines)))
     if not summary.week_articles:
         blocks.append(_section("No relevant articles in the last 7 days."))
     blocks.append(_context(f"channel {channel} · counts exclude muted articles"))
