@@ -28,7 +28,7 @@ _FIGURE_RX = re.compile(
     r"(?:[$€¥£]\s?)?\d+(?:[.,]\d+)*\s*"
     r"(?:亿元|亿美元|亿|万亿|万|billion|million|bn|mn|trillion|%|percent|nm|纳米|gw|gigawatts?|吉瓦|"
     r"颗|张|卡|台|chips|cards|units|yuan|dollars)"
-    r"|\b20[2-4]\d\b",
+    r"|(?<!\d)20[2-4]\d(?!\d)",
     re.IGNORECASE,
 )
 

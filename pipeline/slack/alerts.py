@@ -375,19 +375,27 @@ def _plan(
 
 
 def _plan_briefs(
-    store: Store, settings: Settings, briefs: Sequence[Brief], *, run: RunInfo, namespace: str, now: datetime
+    store: Store,
+    settings: Settings,
+    briefs: Sequence[Brief],
+    *,
+    parents: Sequence[NewAlert],
+    run: RunInfo,
+    namespace: str,
+    now: datetime,
 ) -> int:
-    """Create or advance the brief row of every story alerted in the namespace's channels; return how
-    many rows were created or given a newer version."""
+    """Create or advance the brief row of every story alerted (or about to be, ``parents``) in the
+    namespace's channels; return how many rows were created or given a newer version."""
     changed = 0
     for brief in briefs:
-        parents = [
-            r
+        stories = {
+            r.alert_id: r.channel
             for r in store.alerts(story_id=brief.story_id, kinds=[STORY])
             if in_namespace(r.channel, namespace)
-        ]
-        for parent in parents:
-            aid = alert_id(BRIEF, brief.story_id, parent.channel)
+        }
+        stories.update((r.alert_id, r.channel) for r in parents if r.story_id == brief.story_id)
+        for parent_id, channel in sorted(stories.items()):
+            aid = alert_id(BRIEF, brief.story_id, channel)
             payload = {
                 "message": brief_message(brief, display_tz=settings.display_tz, alert_id=aid),
                 "version": brief.version,
@@ -399,10 +407,10 @@ def _plan_briefs(
             }
             row = NewAlert(
                 alert_id=aid,
-                channel=parent.channel,
+                channel=channel,
                 kind=BRIEF,
                 story_id=brief.story_id,
-                parent_alert_id=parent.alert_id,
+                parent_alert_id=parent_id,
                 payload=payload,
                 run_id=run.run_id,
                 interval_start=run.window_start,
@@ -461,8 +469,12 @@ def send_alerts(
         novelty=novelty or {},
         now=now,
     )
+    # Briefs before the run's other rows, so that a brief posted in this run precedes its replies.
+    parents = [r for r in plan.rows if r.kind == STORY]
+    briefs_changed = _plan_briefs(
+        store, settings, briefs, parents=parents, run=run, namespace=poster.namespace, now=now
+    )
     new_ids = store.ensure_alerts(plan.rows)
-    briefs_changed = _plan_briefs(store, settings, briefs, run=run, namespace=poster.namespace, now=now)
     already = sum(
         1 for aid in plan.existing if (rec := store.get_alert(aid)) is not None and rec.state == POSTED
     )

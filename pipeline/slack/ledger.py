@@ -199,6 +199,14 @@ class LedgerSender:
                 remaining.remove(record)
                 progress = True
                 self.send(record, parent)
+                # A story's brief is the first reply in its thread: send it right after its parent.
+                briefs = [r for r in remaining if r.parent_alert_id == record.alert_id and r.kind == BRIEF]
+                if briefs and not self.stopped:
+                    posted = self.store.get_alert(record.alert_id)
+                    if posted is not None and posted.state == POSTED:
+                        for brief in briefs:
+                            remaining.remove(brief)
+                            self.send(brief, posted)
         return self.result
 
     def send(self, record: AlertRecord, parent: AlertRecord | None) -> None:

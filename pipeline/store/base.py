@@ -92,10 +92,12 @@ class StoreBase:
         rows: Sequence[dict[str, Any]],
         keys: Sequence[str],
         update: Sequence[str] | None,
-    ) -> None:
-        """INSERT ... ON CONFLICT (keys) DO UPDATE (update columns) / DO NOTHING (update=None)."""
+    ) -> int:
+        """INSERT ... ON CONFLICT (keys) DO UPDATE (update columns) / DO NOTHING (update=None); the number
+        of rows inserted or updated."""
         if not rows:
-            return
+            return 0
+        written = 0
         dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         for chunk in chunks(rows):
             stmt = dialect_insert(table).values(list(chunk))
@@ -105,4 +107,5 @@ class StoreBase:
                 )
             else:
                 stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-            conn.execute(stmt)
+            written += max(conn.execute(stmt).rowcount, 0)
+        return written

@@ -118,7 +118,7 @@ class BriefStore(StoreBase):
         with self.engine.begin() as conn:
             exists = conn.execute(sa.select(c.alert_id).where(c.alert_id == row.alert_id)).first()
             if exists is None:
-                self._upsert(
+                inserted = self._upsert(
                     conn,
                     alert_ledger,
                     [
@@ -144,10 +144,7 @@ class BriefStore(StoreBase):
                     ["alert_id"],
                     None,
                 )
-                created = conn.execute(
-                    sa.select(c.version).where(c.alert_id == row.alert_id)
-                ).scalar_one_or_none()
-                if created == version:
+                if inserted:
                     return CREATED
             reopen = c.state.in_([POSTED, FAILED])
             result = conn.execute(
