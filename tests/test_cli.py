@@ -20,6 +20,7 @@ COMMANDS = [
     "models",
     "migrate",
     "digest",
+    "brief",
     "serve-samples",
 ]
 
@@ -119,3 +120,39 @@ def test_feed_health_table_states(
     assert " backoff " in lines["dead"] and "HTML page" in lines["dead"]
     assert " never " in lines["new"] and " disabled " in lines["offline"]
     assert "5 feeds, 1 ok, 2 failing, 1 never fetched, 1 disabled" in lines["5"]
+
+
+def test_brief_prints_a_story_brief(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from support.articles import T0, add_classified
+
+    from pipeline.store import open_store
+
+    monkeypatch.setenv("NEWS_DB_URL", f"sqlite:///{tmp_path}/cli.db")
+    monkeypatch.setenv("NEWS_DISPLAY_TZ", "UTC")
+    store = open_store(f"sqlite:///{tmp_path}/cli.db")
+    add_classified(
+        store, "a1", at=T0, story="s1", source="Example Daily", chips=(),
+        summary="Alibaba's chip unit T-Head is testing a new AI inference chip. "
+        "Unlike its earlier AI processors, the new chip is made by a Chinese manufacturer.",
+    )  # fmt: skip
+    assert main(["brief", "s1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Brief: Alibaba chip news from Example Daily (a1)")
+    assert "Core viewpoint\nAlibaba's chip unit T-Head is testing a new AI inference chip. [1]" in out
+    assert "[1] Example Daily · 2025-09-15 08:00 · https://exampledaily.example/a1" in out
+    assert "not posted to Slack: a brief needs two sources" in out  # one source, summary only
+
+    add_classified(
+        store, "a2", at=T0 + timedelta(minutes=5), story="s1", source="Other Wire", chips=(),
+        summary="Unlike Alibaba's earlier AI processors, the new chip is made by a Chinese manufacturer.",
+    )  # fmt: skip
+    assert main(["brief", "s1", "--json"]) == 0
+    brief = json.loads(capsys.readouterr().out)
+    assert [s["outlet"] for s in brief["sources"]] == ["Example Daily", "Other Wire"]
+    assert [p["citations"] for g in brief["groups"] for p in g["points"]] == [[1, 2]]
+    assert main(["brief", "no-such-story"]) == 1
+    assert "has no relevant, unmuted articles" in capsys.readouterr().err
