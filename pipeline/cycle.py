@@ -26,6 +26,7 @@ from pipeline.settings import Settings
 from pipeline.store import Store, StoredClassification, get_store
 
 if TYPE_CHECKING:
+    from pipeline.analysis.novelty import StoryItem
     from pipeline.config.routing import Routing
     from pipeline.model.classifier import NewsClassifier
     from pipeline.slack.client import SlackPoster
@@ -289,7 +290,7 @@ def _unmuted(
     ]
 
 
-def _story_item(article: Article, cls: StoredClassification) -> Any:
+def _story_item(article: Article, cls: StoredClassification) -> StoryItem:
     from pipeline.analysis.novelty import StoryItem
 
     amount = cls.amount
@@ -327,7 +328,7 @@ def assess_novelty(settings: Settings, story_ids: Sequence[str], *, now: datetim
     if digests:
         window = timedelta(days=settings.followup_days)
         since = min(d.first_published_at for d in digests.values()) - window
-        pool: dict[str, list[Any]] = {}
+        pool: dict[str, list[StoryItem]] = {}
         for article, cls in store.list_articles(since=since, relevant_only=True):
             if cls is not None and article.story_id and article.story_id not in digests and not cls.error:
                 pool.setdefault(article.story_id, []).append(_story_item(article, cls))

@@ -449,7 +449,10 @@ def build_brief(articles: Sequence[Article], facts: StoryFacts, *, grouper: Grou
         if points:
             points.sort(key=lambda p: (-p.score, p.citations[0]))
             groups.append(BriefGroup(key=key, points=tuple(points)))
-    headline = numbered[0][1].title if numbered else ""
+    # The headline of the first report in the main language, as the labels are in that language.
+    headline = next(
+        (a.title for s, a in numbered if s.language == language), numbered[0][1].title if numbered else ""
+    )
     return Brief(
         story_id=facts.story_id,
         language=language,

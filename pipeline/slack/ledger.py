@@ -191,6 +191,8 @@ class LedgerSender:
             for record in list(remaining):
                 if self.stopped:
                     break
+                if record not in remaining:
+                    continue  # a brief already sent right after its parent
                 if record.channel in self.blocked_channels:
                     continue
                 parent = self.store.get_alert(record.parent_alert_id) if record.parent_alert_id else None

@@ -280,3 +280,16 @@ def test_dry_run_writes_the_edit_and_previews_it(store: Store, cfg: Settings, tm
     edit = lines[3]
     assert edit["payload"]["ts"] == lines[1]["ts"]  # the brief, posted as the first reply
     assert any("(edit of message" in p for p in report.previews)
+
+
+def test_a_story_held_back_by_an_outage_gets_its_brief_right_after_it(
+    store: Store, cfg: Settings, poster: WebApiPoster, slack: FakeSlack
+) -> None:
+    ids = [article(store, 0)]
+    slack.fail_next("chat.postMessage", "server_error", times=3)
+    assert send_alerts(store, cfg, article_ids=ids, run=run(1), poster=poster).pending == 1
+    ids.append(article(store, 1))  # the next run: the story is still due, and now has a brief
+    report = send(store, cfg, poster, ids, 2)
+    assert report.posted == 3 and report.pending == 0
+    parent, first_reply, second_reply = slack.messages
+    assert brief_messages(slack) == [first_reply] and second_reply["thread_ts"] == parent["ts"]
