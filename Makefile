@@ -44,13 +44,13 @@ model: $(STAMP)
 
 demo: model
 	@mkdir -p var/airflow
-	$(AIRFLOW_LOCAL_ENV) scripts/airflow-setup.sh
-	$(AIRFLOW_LOCAL_ENV) $(BIN)/python scripts/demo.py
+	@$(AIRFLOW_LOCAL_ENV) scripts/airflow-setup.sh
+	@$(AIRFLOW_LOCAL_ENV) $(BIN)/python scripts/demo.py
 
 up: model
 	@mkdir -p var/airflow
-	$(AIRFLOW_LOCAL_ENV) scripts/airflow-setup.sh
-	$(AIRFLOW_LOCAL_ENV) scripts/standalone.sh
+	@$(AIRFLOW_LOCAL_ENV) scripts/airflow-setup.sh
+	@$(AIRFLOW_LOCAL_ENV) scripts/standalone.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -68,6 +68,7 @@ bench: model
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.extraction
 	$(BIN)/python -m bench.classify
+	$(BIN)/python -m bench.hostile
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -10,9 +10,10 @@ Without a Slack token the digest goes to the dry-run file like every alert.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pendulum
-from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
+from airflow.sdk import CronTriggerTimetable, dag, task
 
 from chip_news_airflow.defaults import task_defaults
 from pipeline.settings import Settings
@@ -32,17 +33,17 @@ SETTINGS = Settings.from_env()
 )
 def daily_digest() -> None:
     @task(pool="slack_api")
-    def send_digest() -> dict:
+    def send_digest(dag_run: Any = None) -> dict[str, Any]:
         """Build and post (or dry-run) the digest for every channel that had alerts."""
-        from chip_news_airflow.hooks import ChipNewsSlackHook
+        from chip_news_airflow.hooks import slack_poster
+        from chip_news_airflow.runtime import task_settings
         from pipeline.cycle import post_daily_digest
         from pipeline.runs import as_utc
 
-        ctx = get_current_context()
-        now = as_utc(getattr(ctx["dag_run"], "run_after", None) or pendulum.now("UTC"))
-        hook = ChipNewsSlackHook(settings=Settings.from_env())
-        settings = hook.settings()
-        return post_daily_digest(settings, hook.get_poster(), now=now)
+        now = as_utc(getattr(dag_run, "run_after", None) or pendulum.now("UTC"))
+        assert now is not None
+        settings = task_settings()
+        return post_daily_digest(settings, slack_poster(settings), now=now)
 
     send_digest()
 

@@ -26,34 +26,37 @@ is skipped for articles the current model already scored, and every alert has a 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from chip_news_airflow.defaults import task_defaults
+from pipeline.models import RunInfo
 from pipeline.settings import Settings
 
 # Only the schedule is read when the file is parsed; tasks read their settings when they run.
 SETTINGS = Settings.from_env()
 
 
-def _run_info() -> tuple[object, dict]:
-    """RunInfo of the current task's run, and its params."""
+def _run_info(context: dict[str, Any]) -> RunInfo:
+    """The window this run processes, from the context Airflow injected into the task (a manual run may
+    have no data interval)."""
     from pipeline.runs import resolve_run
 
-    ctx = get_current_context()
-    dag_run = ctx["dag_run"]
-    params = dict(ctx.get("params") or {})
-    run = resolve_run(
-        run_id=ctx["run_id"],
+    dag_run = context["dag_run"]
+    return resolve_run(
+        run_id=str(context["run_id"]),
         run_type=getattr(dag_run, "run_type", None),
-        data_interval_start=ctx.get("data_interval_start"),
-        data_interval_end=ctx.get("data_interval_end"),
+        data_interval_start=context.get("data_interval_start"),
+        data_interval_end=context.get("data_interval_end"),
         run_after=getattr(dag_run, "run_after", None),
-        params=params,
-        dry_run_setting=False,
+        params=_params(context),
     )
-    return run, params
+
+
+def _params(context: dict[str, Any]) -> dict[str, Any]:
+    return dict(context.get("params") or {})
 
 
 @dag(
@@ -108,63 +111,71 @@ def _run_info() -> tuple[object, dict]:
     doc_md=__doc__,
 )
 def news_monitor() -> None:
+    # Each task takes the Airflow context by injection (``**context``), never a global lookup.
     @task
-    def plan() -> list[list[str]]:
+    def plan(**context: Any) -> list[list[str]]:
         """Feed shards to fetch; none for a backfill (the past cannot be fetched) or with fetch off."""
+        from chip_news_airflow.runtime import task_settings
         from pipeline.cycle import plan_shards
 
-        run, params = _run_info()
+        run, params = _run_info(context), _params(context)
         if run.is_backfill or not params.get("fetch", True):
             print(f"{run.run_type} run of {run.interval_label}: no fetch, the archive is re-processed")
             return []
-        return plan_shards(Settings.from_env(), params.get("feeds") or None)
+        return plan_shards(task_settings(), params.get("feeds") or None)
 
     @task(pool="feed_fetch", retries=2, execution_timeout=timedelta(minutes=10))
-    def fetch(shard: list[str]) -> dict:
+    def fetch(shard: list[str], **context: Any) -> dict[str, Any]:
         """Fetch one shard of feeds and archive their items (counts only in XCom)."""
+        from chip_news_airflow.runtime import task_settings
         from pipeline.cycle import fetch_shard
 
-        run, params = _run_info()
-        return fetch_shard(Settings.from_env(), shard, run_id=run.run_id, force=bool(params.get("feeds")))
+        force = bool(_params(context).get("feeds"))
+        return fetch_shard(task_settings(), shard, run_id=str(context["run_id"]), force=force)
 
     @task(trigger_rule="none_failed")
-    def store() -> dict:
+    def store(**context: Any) -> dict[str, Any]:
         """This run's window from the archive, grouped into stories."""
+        from chip_news_airflow.runtime import task_settings
         from pipeline.cycle import store_window
 
-        run, params = _run_info()
-        return store_window(Settings.from_env(), run, feed_ids=params.get("feeds") or None)
+        feeds = _params(context).get("feeds") or None
+        return store_window(task_settings(), _run_info(context), feed_ids=feeds)
 
     @task
-    def classify(stored: dict) -> dict:
+    def classify(stored: dict[str, Any]) -> dict[str, Any]:
         """Score and extract fields with the promoted model."""
+        from chip_news_airflow.runtime import task_settings
         from pipeline.cycle import classify_articles
 
-        return classify_articles(Settings.from_env(), stored["article_ids"])
+        return classify_articles(task_settings(), stored["article_ids"])
 
     @task(pool="slack_api")
-    def alert(classified: dict) -> dict:
-        """Post the relevant articles to Slack (dry-run file without a token), exactly once."""
+    def alert(classified: dict[str, Any], **context: Any) -> dict[str, Any]:
+        """Post the relevant articles to Slack (dry-run file without a connection), exactly once."""
         from airflow.sdk.exceptions import AirflowFailException
 
-        from chip_news_airflow.hooks import ChipNewsSlackHook
+        from chip_news_airflow.hooks import slack_poster
+        from chip_news_airflow.runtime import task_settings
         from pipeline.cycle import alert_articles
         from pipeline.errors import SlackConfigError
 
-        run, params = _run_info()
-        hook = ChipNewsSlackHook(settings=Settings.from_env())
-        settings = hook.settings(dry_run=bool(params.get("dry_run")))
+        run = _run_info(context)
+        settings = task_settings()
+        poster = slack_poster(settings, dry_run=run.dry_run)
         try:
-            return alert_articles(settings, run, classified["relevant_ids"])
+            return alert_articles(settings, run, classified["relevant_ids"], poster=poster)
         except SlackConfigError as e:
             # An operator must fix this (token, channel, invitation): retrying now would not help; the
             # alerts stay in the ledger and go out on the first run after the fix.
             raise AirflowFailException(str(e)) from e
 
+    # XComArgs stand for the task results at parse time; mypy sees the XComArg, Airflow passes the dict.
     fetched = fetch.expand(shard=plan())
-    stored = store()
+    stored: Any = store()
     fetched >> stored
-    alert(classify(stored))
+    classified: Any = classify(stored)
+    alert(classified)
 
 
 news_monitor()

@@ -15,6 +15,8 @@ Manual by default; set `NEWS_RETRAIN_SCHEDULE` (e.g. `0 3 * * 1`) for a weekly r
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pendulum
 from airflow.sdk import dag, task
@@ -25,7 +27,7 @@ from pipeline.settings import Settings
 SETTINGS = Settings.from_env()
 
 
-def _train_paths(settings: Settings) -> list:
+def _train_paths(settings: Settings) -> list[Path]:
     from pipeline.model.dataset import resolve_train_paths
 
     return resolve_train_paths(settings.home)
@@ -43,12 +45,13 @@ def _train_paths(settings: Settings) -> list:
 )
 def retrain_classifier() -> None:
     @task
-    def train() -> dict:
+    def train() -> dict[str, Any]:
         """Fit a candidate on the training files and register it in the store (not promoted)."""
+        from chip_news_airflow.runtime import task_settings
         from pipeline.model.training import train_and_save
         from pipeline.store import get_store
 
-        settings = Settings.from_env()
+        settings = task_settings()
         result = train_and_save(
             train_paths=_train_paths(settings),
             model_dir=settings.model_dir,
@@ -58,13 +61,14 @@ def retrain_classifier() -> None:
         return {"version": result.version, "metrics": result.metrics}
 
     @task.short_circuit
-    def gate(candidate: dict) -> bool:
+    def gate(candidate: dict[str, Any]) -> bool:
         """Promote only when the candidate is not worse than the current model on the held-out split."""
+        from chip_news_airflow.runtime import task_settings
         from pipeline.model.registry import load_version
         from pipeline.model.training import evaluate_candidate
         from pipeline.store import get_store
 
-        settings = Settings.from_env()
+        settings = task_settings()
         store = get_store(settings.db_url)
         result = evaluate_candidate(
             load_version(store, candidate["version"], settings.model_dir),
@@ -78,16 +82,18 @@ def retrain_classifier() -> None:
         return bool(result.promote)
 
     @task
-    def promote(candidate: dict) -> str:
+    def promote(candidate: dict[str, Any]) -> str:
         """Make the candidate the model that news_monitor uses from its next run."""
+        from chip_news_airflow.runtime import task_settings
         from pipeline.model.registry import promote as promote_model
         from pipeline.store import get_store
 
-        settings = Settings.from_env()
+        settings = task_settings()
         promote_model(get_store(settings.db_url), candidate["version"])
         return candidate["version"]
 
-    candidate = train()
+    # XComArgs stand for the task results at parse time; mypy sees the XComArg, Airflow passes the dict.
+    candidate: Any = train()
     gate(candidate) >> promote(candidate)
 
 

@@ -1,8 +1,39 @@
 """Chip news monitor: crawl feeds, flag big-tech chip stories, alert Slack.
 
-Plain Python that never imports Airflow; the DAGs in ``dags/`` only wire these functions together.
+Plain Python that never imports Airflow; the DAGs in ``dags/`` only wire these functions together, and
+``python -m pipeline`` runs the same functions from a shell.
+
+Module map, lowest layer first. A module imports only from its own package and from the layers below it
+(``tests/test_architecture.py`` checks this):
+
+kernel
+    ``errors``    one exception base, subclasses that carry context (URL, feed, file and line)
+    ``models``    frozen dataclasses passed between stages; ``LANGUAGES``, ``EVENT_TYPES``
+    ``settings``  the one place that reads configuration (environment variables, each checked)
+    ``text``      text hygiene, HTML to text, the CJK character class, language detection
+``config/``       the YAML files a user edits, validated with file/entry/line errors
+    ``yamlfile`` (loading), ``feeds``, ``watchlist``, ``routing``
+``store/``        every SQL statement (SQLAlchemy Core; SQLite or PostgreSQL)
+    ``schema`` (tables at head), ``migrate`` + ``migrations/`` (Alembic revisions, under a lock),
+    ``archive`` (articles, classifications), ``feed_health``, ``ledger`` (Slack outbox),
+    ``registry`` (models and their bytes); ``Store``/``get_store`` combine them
+``ingest/``       feeds and pages into the archive (uses config, store)
+    ``http`` (the one HTTP client), ``netguard`` (SSRF guard), ``encoding``, ``feedparse`` (the adapter
+    around feedparser), ``pages`` (article main text), ``dates``, ``urls``, ``ingester``
+``analysis/``     pure functions over article text (uses config)
+    ``extract`` (companies, chips, counterparties, amounts), ``summarize``, ``stories`` (grouping)
+``model/``        the classifier (uses config, analysis, store)
+    ``features``, ``rules`` (the labelling guide's hard rules), ``estimator``, ``classifier``,
+    ``registry`` (promoted model from the store, cached locally), ``dataset``, ``training``,
+    ``evaluation``, ``metrics``
+``slack/``        everything sent to Slack (uses config, store)
+    ``blocks`` (messages as values), ``client`` (the one Slack I/O module), ``ledger`` (exactly-once
+    delivery), ``alerts`` (planning), ``digest`` (daily digest), ``ops`` (operations channel)
+app (top)
+    ``cycle`` (a run's steps, shared by DAGs and CLI), ``runs`` (Airflow run -> window), ``cli``,
+    ``sample_server`` (the demo's loopback feeds)
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

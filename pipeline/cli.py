@@ -523,6 +523,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:  # Alembic announces every plugin and migration step at INFO
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = Settings.from_env()
         return int(args.func(args, settings))

@@ -218,9 +218,12 @@ def _classify_text(summary: str, body: str | None) -> str:
     return summary
 
 
-def alert_articles(settings: Settings, run: RunInfo, relevant_ids: Sequence[str]) -> dict[str, Any]:
+def alert_articles(
+    settings: Settings, run: RunInfo, relevant_ids: Sequence[str], *, poster: SlackPoster | None = None
+) -> dict[str, Any]:
     """Alert Slack (or the dry-run file) about relevant articles; exactly once per alert id.
 
+    ``poster`` is how to reach Slack (in Airflow: from the connection); default: from the settings' token.
     Before planning, the novelty of the run's stories is decided (and recorded), and the brief of every
     story the run touched is assembled; the alerts carry the stamp, the briefs go into the threads.
     """
@@ -229,7 +232,7 @@ def alert_articles(settings: Settings, run: RunInfo, relevant_ids: Sequence[str]
     from pipeline.slack.ops import report_feed_health
 
     store = get_store(settings.db_url)
-    poster = make_poster(settings)
+    poster = poster or make_poster(settings)
     now = _now()
     stories = sorted({a.story_id for a in store.get_articles(relevant_ids) if a.story_id})
     novelty = assess_novelty(settings, stories, now=now)
@@ -249,8 +252,10 @@ def alert_articles(settings: Settings, run: RunInfo, relevant_ids: Sequence[str]
     except Exception:  # a health notice must never hide the alert result
         log.exception("feed-health notices failed")
         notices = 0
+    if report.previews:
+        log.info("dry run: %d message(s) written to %s", len(report.previews), settings.dry_run_file)
     for preview in report.previews:
-        log.info("alert preview:\n%s", preview)
+        log.debug("alert preview:\n%s", preview)
     if report.outage:
         from pipeline.slack.client import SlackUnavailableError
 
@@ -271,7 +276,7 @@ def alert_articles(settings: Settings, run: RunInfo, relevant_ids: Sequence[str]
         "briefs_edited": report.briefs_edited,
         "channels": dict(report.channels),
         "health_notices": notices,
-        "dry_run": settings.dry_run,
+        "dry_run": bool(poster.namespace) or run.dry_run,
     }
 
 

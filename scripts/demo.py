@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 DEMO_WINDOW = {"since": "2025-09-15T00:00:00Z", "until": "2025-09-16T00:00:00Z"}
@@ -53,6 +54,11 @@ def main() -> int:
     )
 
     before = _count_lines(settings.dry_run_file)
+    # The pipeline's progress lines, not Airflow's own chatter (set before Airflow reads its config).
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("AIRFLOW__LOGGING__NAMESPACE_LEVELS", "pipeline=INFO chip_news_airflow=INFO")
+    # Raised by Airflow's in-process execution API under dag.test only, never in a real worker.
+    warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette\.testclient`")
     logging.basicConfig(level=logging.WARNING)
     from airflow.dag_processing.dagbag import DagBag
 
@@ -69,7 +75,11 @@ def main() -> int:
     dag_run = dag.test(run_conf=DEMO_WINDOW)
     server.shutdown()
     state = str(getattr(dag_run, "state", "unknown"))
-    print(f"\ndemo: news_monitor finished: {state} in {time.monotonic() - started:.1f}s\n")
+    print(f"demo: news_monitor finished: {state} in {time.monotonic() - started:.1f}s")
+    for ti in sorted(dag_run.get_task_instances(), key=lambda t: (t.start_date or started, t.task_id)):
+        index = f"[{ti.map_index}]" if ti.map_index >= 0 else ""
+        print(f"demo:   {ti.task_id}{index}: {ti.state}")
+    print()
     if "success" not in state:
         print("demo: the run did not succeed; see the task logs above", file=sys.stderr)
         return 1
@@ -89,12 +99,8 @@ def main() -> int:
             f"=== {len(messages) - edits} Slack message(s) and {edits} edit(s) written to "
             f"{settings.dry_run_file} (dry run) ===\n"
         )
-        for i, post in enumerate(messages, 1):
-            payload = post.get("payload", {})
-            kind = " (edit)" if post["method"] == "chat.update" else ""
-            reply = " (thread reply)" if payload.get("thread_ts") else ""
-            print(f"--- message {i} -> {payload.get('channel')}{reply}{kind}")
-            print(render_preview(payload))
+        for post in messages:
+            print(render_preview(post.get("payload", {})))
             print()
         if not messages:
             print("No new alerts: every relevant sample story was already alerted by an earlier demo run.")

@@ -132,6 +132,39 @@ def trained_model_file() -> Path:
     return model_dir / marker.read_text(encoding="utf-8").strip()
 
 
+@pytest.fixture(scope="session")
+def sample_model_file() -> Path:
+    """A fixed model for the tests of alerting on the bundled sample feeds: trained on exactly those items
+    with their ground-truth labels (``samples/expected.json``), so those tests do not depend on how well
+    the production classifier does on the samples. Cached like ``trained_model_file``."""
+    import hashlib
+    import json
+
+    from support.models import sample_training_items
+
+    from pipeline.model.training import train_and_save
+
+    lines = "".join(json.dumps(i, ensure_ascii=False, sort_keys=True) + "\n" for i in sample_training_items())
+    digest = hashlib.sha256(lines.encode("utf-8"))
+    for path in [
+        *sorted((PROJECT_ROOT / "pipeline" / "model").rglob("*.py")),
+        PROJECT_ROOT / "config" / "watchlist.yaml",
+    ]:
+        digest.update(path.name.encode() + path.read_bytes())
+    model_dir = PROJECT_ROOT / "var" / "test-cache" / f"sample-model-{digest.hexdigest()[:16]}"
+    marker = model_dir / ".complete"
+    if not marker.exists():
+        shutil.rmtree(model_dir, ignore_errors=True)
+        model_dir.mkdir(parents=True)
+        data = model_dir / "samples.jsonl"
+        data.write_text(lines, encoding="utf-8")
+        result = train_and_save(
+            train_paths=[data], model_dir=model_dir, promote=False, feature_set="char", hold_out=False
+        )
+        marker.write_text(str(result.path.relative_to(model_dir)), encoding="utf-8")
+    return model_dir / marker.read_text(encoding="utf-8").strip()
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings.from_env(settings_env(tmp_path))

@@ -79,7 +79,7 @@ def test_classification_is_reused_for_the_same_model(cycle_settings: Settings) -
 
 
 def test_run_once_on_the_sample_day_alerts_only_relevant_stories(
-    tmp_path: Path, trained_model_file: Path
+    tmp_path: Path, sample_model_file: Path
 ) -> None:
     get_store.cache_clear()
     with serving() as base_url:
@@ -90,7 +90,7 @@ def test_run_once_on_the_sample_day_alerts_only_relevant_stories(
             NEWS_ALLOW_HOSTS=f"127.0.0.1:{port}",
         )
         settings = Settings.from_env(env)
-        install_model(settings.db_url, trained_model_file)
+        install_model(settings.db_url, sample_model_file)
         demo = EXPECTED["windows"]["demo"]
         window = (datetime.fromisoformat(demo["start"]), datetime.fromisoformat(demo["end"]))
         result = run_once(settings, window=window)

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from pipeline.text import clean_text, clean_title, html_to_text, unescape_entities
@@ -78,11 +76,11 @@ def test_html_to_text(html: str, text: str) -> None:
     assert html_to_text(html) == text
 
 
-def test_html_to_text_is_linear_on_hostile_markup() -> None:
-    hostile = ('<a title="' * 20_000) + ("<!--" * 20_000) + ("<script" * 20_000)
-    started = time.perf_counter()
-    html_to_text(hostile)
-    assert time.perf_counter() - started < 1.0
+def test_html_to_text_on_hostile_markup() -> None:
+    """Unclosed comments and scripts hide the rest, as in a browser. (Its linear time is measured by
+    ``make bench``, bench/hostile.py.)"""
+    assert html_to_text("before " + "<!--" * 2_000 + "<script" * 2_000) == "before"
+    assert html_to_text("before " + "<script" * 2_000 + "<!--" * 2_000) == "before"
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from typing import Any
 from pipeline.config.yamlfile import entry_name, load_yaml
 from pipeline.errors import ConfigError
 from pipeline.models import EVENT_TYPES, LANGUAGES
-from pipeline.settings import Settings
+from pipeline.settings import Settings, is_channel
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +27,6 @@ DEFAULT_RECEIVES = ("all", "unrouted")
 _TOP_KEYS = frozenset({"default_channel", "default_receives", "rules", "mute"})
 _RULE_KEYS = frozenset({"channel", "companies", "event_types", "languages", "notes"})
 _MUTE_KEYS = frozenset({"companies", "sources", "title_keywords"})
-# Slack channel names: lowercase letters, digits, '-', '_' (up to 80); or a channel id (C.../G...).
-_CHANNEL_NAME_RE = re.compile(r"^#[a-z0-9\u00c0-\uffff_-][a-z0-9\u00c0-\uffff_.-]{0,79}$")
-_CHANNEL_ID_RE = re.compile(r"^[CG][A-Z0-9]{6,}$")
 
 
 def normalize_name(name: str) -> str:
@@ -42,9 +39,9 @@ def check_channel(value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return "must be a channel name like '#chip-alerts' or a channel id like 'C0123456789'"
     value = value.strip()
-    if _CHANNEL_ID_RE.match(value) or _CHANNEL_NAME_RE.match(value):
+    if is_channel(value):
         return None
-    if not value.startswith("#") and _CHANNEL_NAME_RE.match("#" + value):
+    if not value.startswith("#") and is_channel("#" + value):
         return f"write the channel as '#{value}' (or use its id)"
     return f"{value!r} is not a Slack channel name ('#' + lowercase letters, digits, '-', '_') or id"
 

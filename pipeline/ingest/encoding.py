@@ -199,7 +199,7 @@ _CJK_TEXT_RE = re.compile(f"[\u3000-\u303f{HAN}\uff00-\uffef]")
 # UTF-8 Chinese read as GBK: the first two bytes of 的 是 在 一/中 了 国 ， 。 “ and of U+FFFD (锟斤拷),
 # and private-use characters right after a Han one (GB18030 gives them for byte pairs no text has; alone,
 # they are icon-font glyphs in a page's CSS).
-_GBK_MARKERS_RE = re.compile("[锟鐨鏄鍦涓浜鍥锛銆鈥]|(?<=[\u4e00-\u9fff])[\ue000-\uf8ff]")
+_GBK_MARKERS_RE = re.compile(f"[锟鐨鏄鍦涓浜鍥锛銆鈥]|(?<=[{HAN}])[\ue000-\uf8ff]")
 
 
 def _as_bytes(text: str) -> bytes | None:

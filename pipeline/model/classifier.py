@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -219,7 +221,8 @@ class NewsClassifier:
             "version": self.version,
             "metadata_json": json.dumps(self.card, ensure_ascii=False, default=str),
         }
-        return bytes(sio.dumps(payload))
+        with _quiet_module_scan():
+            return bytes(sio.dumps(payload))
 
     def save(self, path: Path) -> None:
         """Write the model to ``path`` and its metadata as JSON beside it (``metadata.json``)."""
@@ -228,6 +231,11 @@ class NewsClassifier:
     @classmethod
     def from_bytes(cls, data: bytes, *, source: str) -> NewsClassifier:
         """A model from skops bytes; ``ModelError`` (naming ``source``) if corrupt, untrusted or outdated."""
+        with _quiet_module_scan():
+            return cls._from_bytes(data, source=source)
+
+    @classmethod
+    def _from_bytes(cls, data: bytes, *, source: str) -> NewsClassifier:
         import skops.io as sio
 
         try:
@@ -275,6 +283,21 @@ class NewsClassifier:
         except OSError as e:
             raise ModelError(f"cannot read model file {path}: {e}") from e
         return cls.from_bytes(data, source=f"file {path}")
+
+
+@contextmanager
+def _quiet_module_scan() -> Iterator[None]:
+    """Silence the deprecation shims of other libraries while skops scans ``sys.modules`` (saving and
+    loading both do).
+
+    To name a function that has no ``__module__`` (scipy's ufuncs), skops reads that attribute of every
+    loaded module; in an Airflow worker each of Airflow's deprecated-import shims then warns, about 1,160
+    lines per model load in the task log. Only those warnings, and only during the load, are dropped.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, message=r"The `airflow\.")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message=r"The `airflow\.")
+        yield
 
 
 def write_model_file(path: Path, data: bytes, card: dict[str, Any]) -> None:

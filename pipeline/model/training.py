@@ -133,29 +133,30 @@ def choose_threshold(
     threshold: they are never flagged, whatever threshold is chosen, so they take no part in the cut and
     their positives count as misses.
     """
+    from sklearn.metrics import precision_recall_curve
+
     missed = 0
     if eligible is not None:
         missed = int(y[~eligible].sum())
         y, scores = y[eligible], scores[eligible]
-    order = np.argsort(-scores, kind="stable")
-    s, t = scores[order], y[order]
-    tp = np.cumsum(t)
-    fp = np.cumsum(1 - t)
-    positives = max(int(t.sum()) + missed, 1)
+    eligible_positives = int(y.sum())
+    if eligible_positives == 0:
+        return 0.95  # nothing to find: the strictest threshold
+    precision, recall, thresholds = precision_recall_curve(y, scores)
+    # recall over every positive, the capped ones (always missed) included
+    recall = recall * eligible_positives / (eligible_positives + missed)
     best: tuple[bool, float, float] | None = None
     best_threshold = 0.5
-    for k in range(len(s)):
-        if k + 1 < len(s) and s[k + 1] == s[k]:
-            continue  # a threshold cannot split tied scores
-        precision = tp[k] / (tp[k] + fp[k])
-        recall = tp[k] / positives
-        f1 = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
-        key = (bool(precision >= min_precision), float(f1), float(precision))
+    # From the highest cut down, so that among equal keys the stricter threshold wins.
+    for k in range(len(thresholds) - 1, -1, -1):
+        p, r = float(precision[k]), float(recall[k])
+        f1 = 0.0 if p + r == 0 else 2 * p * r / (p + r)
+        key = (p >= min_precision, f1, p)
         if best is None or key > best:
             best = key
             # Half-way to the next lower score: a margin on both sides.
-            nxt = s[k + 1] if k + 1 < len(s) else 0.0
-            best_threshold = float((s[k] + nxt) / 2)
+            lower = thresholds[k - 1] if k > 0 else 0.0
+            best_threshold = float((thresholds[k] + lower) / 2)
     return min(max(best_threshold, 0.05), 0.95)
 
 
@@ -299,17 +300,19 @@ def train_and_save(
     seed: int = 0,
     watchlist: Watchlist | None = None,
     feature_set: str = "auto",
+    hold_out: bool = True,
 ) -> TrainResult:
     """Train on ``train_paths`` (minus the held-out split), save under ``model_dir`` and register it.
 
     With ``promote``, the new model is promoted when the gate (``evaluate_candidate``) finds it no worse
     than the current one. ``feature_set`` is ``char``, ``jieba`` or ``auto`` (measure both, keep the better).
+    ``hold_out=False`` trains on every item (no held-out metrics): for fixed models such as the tests'.
     """
     started = time.perf_counter()
     watchlist = watchlist or Watchlist.load(default_watchlist_path())
     items = load_labelled(train_paths)
     digest = data_hash(train_paths)
-    train, held = split_holdout(items)
+    train, held = split_holdout(items) if hold_out else (list(items), [])
     if not train:
         raise ModelError(f"no training items in {[str(p) for p in train_paths]}")
     comparison: dict[str, dict[str, float]] = {}

@@ -30,6 +30,7 @@ from slack_sdk.models.blocks import (
 
 from pipeline.errors import SlackError
 from pipeline.models import FOLLOW_UP, REHASH, Amount, Brief, BriefPoint, BriefSource
+from pipeline.text import clean_text
 
 # Slack's documented limits (Block Kit reference and chat.postMessage).
 MAX_BLOCKS = 50
@@ -58,7 +59,6 @@ EVENT_LABELS: dict[str, str] = {
 LANGUAGE_LABELS: dict[str, str] = {"zh": "Chinese", "en": "English", "mixed": "Chinese/English"}
 
 _REMOVED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs"})
-_LINE_BREAKS = frozenset("\n\r\u2028\u2029\x85\x0b\x0c")
 _BROADCAST_RE = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 _ENTITY_RE = re.compile(r"&(amp|lt|gt);")
 
@@ -70,28 +70,20 @@ class MessageLimitError(SlackError):
 # --- text hygiene -----------------------------------------------------------------------------------------
 
 
-def clean_text(text: str | None, *, multiline: bool = False) -> str:
-    """Feed text made inert and tidy: no control/format characters, single spaces, NFC.
-
-    Zero-width characters and bidi overrides (category Cf) are removed so a title cannot hide or
-    reorder text; line breaks become spaces unless ``multiline`` (then at most one blank line).
-    """
+def inert_text(text: str | None, *, multiline: bool = False) -> str:
+    """Feed text as Slack may show it: ``pipeline.text.clean_text`` (no controls, bidi overrides or
+    zero-width characters, NFC, tidy spaces) minus any other format, private-use or surrogate character,
+    on one line unless ``multiline`` (then at most one blank line). Escaping is ``escape``'s job."""
     if not text:
         return ""
-    out: list[str] = []
-    for ch in unicodedata.normalize("NFC", text):
-        if ch in _LINE_BREAKS:
-            out.append("\n" if multiline else " ")
-        elif ch == "\t" or (ch.isspace() and ch != "\n"):
-            out.append(" ")
-        elif unicodedata.category(ch) in _REMOVED_CATEGORIES:
-            continue
-        else:
-            out.append(ch)
-    joined = "".join(out)
+    cleaned = clean_text(text)
+    if not cleaned.isascii():
+        cleaned = "".join(
+            ch for ch in cleaned if ch in "\n\t" or unicodedata.category(ch) not in _REMOVED_CATEGORIES
+        )
     if not multiline:
-        return re.sub(r" {2,}", " ", joined).strip()
-    lines = [re.sub(r" {2,}", " ", line).strip() for line in joined.split("\n")]
+        return " ".join(cleaned.split())
+    lines = [" ".join(line.split()) for line in cleaned.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
@@ -115,7 +107,7 @@ def fit(text: str | None, limit: int, *, multiline: bool = False, placeholder: s
     The cut never splits an entity or a combining sequence, prefers a word boundary near the end, and is
     marked with an ellipsis. Empty input gives ``placeholder`` (escaped, cut the same way).
     """
-    raw = clean_text(text, multiline=multiline)
+    raw = inert_text(text, multiline=multiline)
     if not raw:
         if not placeholder:
             return ""
@@ -179,7 +171,7 @@ def format_amount(amount: Amount | None) -> str:
     else:
         number = f"{value:,.0f}"
     shown = f"{amount.currency} {number}".strip()
-    written = clean_text(amount.text)
+    written = inert_text(amount.text)
     return f"{shown} ({written})" if written and written != shown else shown
 
 
@@ -365,7 +357,7 @@ def _shrink_to_total(blocks: list[dict[str, Any]], limit: int) -> None:
 
 
 def _join(values: Sequence[str], limit: int = 12) -> str:
-    cleaned = [clean_text(v) for v in values if clean_text(v)]
+    cleaned = [inert_text(v) for v in values if inert_text(v)]
     shown = ", ".join(cleaned[:limit])
     return f"{shown} (+{len(cleaned) - limit} more)" if len(cleaned) > limit else shown
 
@@ -376,7 +368,7 @@ def _company_names(content: AlertContent, limit: int = 8) -> str:
 
 def _source_line(content: AlertContent, display_tz: str) -> str:
     when = format_time(content.published_at, display_tz)
-    return f"{clean_text(content.source)}\n{when}" if when else clean_text(content.source)
+    return f"{inert_text(content.source)}\n{when}" if when else inert_text(content.source)
 
 
 def _footer(content: AlertContent, alert_id: str) -> str:
@@ -404,11 +396,11 @@ def alert_message(
             ("Model score", f"{content.score:.2f}"),
         ]
     )
-    summary = clean_text(content.summary, multiline=True)
+    summary = inert_text(content.summary, multiline=True)
     company = _company_names(content, 3)
-    fallback = f"{company}: {clean_text(content.headline)}" if company else clean_text(content.headline)
+    fallback = f"{company}: {inert_text(content.headline)}" if company else inert_text(content.headline)
     return _message(
-        f"{fallback} ({clean_text(content.source)})",
+        f"{fallback} ({inert_text(content.source)})",
         [
             _header(content.headline),
             fields,
@@ -432,8 +424,8 @@ def update_message(
 ) -> dict[str, Any]:
     """A later article of a story, for its thread ("also reported by ..."); ``changes`` are material news."""
     when = format_time(content.published_at, display_tz)
-    lead = f"Also reported by {clean_text(content.source)}" + (f" · {when}" if when else "")
-    blocks: list[dict[str, Any] | None] = [_section(f"{lead}\n{clean_text(content.headline)}")]
+    lead = f"Also reported by {inert_text(content.source)}" + (f" · {when}" if when else "")
+    blocks: list[dict[str, Any] | None] = [_section(f"{lead}\n{inert_text(content.headline)}")]
     if changes:
         event = EVENT_LABELS.get(content.event_type or "", content.event_type or "")
         blocks.append(
@@ -451,7 +443,7 @@ def update_message(
         _context(*stamp_lines(stamp, display_tz), _footer(content, alert_id)),
     ]
     prefix = "Update" if changes else "Also reported"
-    return _message(f"{prefix} ({clean_text(content.source)}): {clean_text(content.headline)}", blocks)
+    return _message(f"{prefix} ({inert_text(content.source)}): {inert_text(content.headline)}", blocks)
 
 
 def group_message(title: str, items: Sequence[AlertContent], *, note: str) -> dict[str, Any]:
@@ -460,7 +452,7 @@ def group_message(title: str, items: Sequence[AlertContent], *, note: str) -> di
     used = 0
     for n, item in enumerate(items):
         company = _company_names(item, 2)
-        line = f"• {company + ': ' if company else ''}{clean_text(item.headline)} ({clean_text(item.source)})"
+        line = f"• {company + ': ' if company else ''}{inert_text(item.headline)} ({inert_text(item.source)})"
         line = unescape(fit(line, 240))
         remaining = len(items) - n
         # Keep room for the "and N more" line.
@@ -486,7 +478,7 @@ MAX_DIGEST_STORIES = 5
 def _digest_story_line(story: DigestStory) -> str:
     tag = f" · {story.tag}" if story.tag and story.tag != "new" else ""
     cited = f"{story.citations} source(s) cited" if story.citations else f"{story.sources} source(s)"
-    return unescape(fit(f"• {clean_text(story.viewpoint)} [{cited}{tag}]", 420))
+    return unescape(fit(f"• {inert_text(story.viewpoint)} [{cited}{tag}]", 420))
 
 
 def daily_digest_message(summary: DigestSummary, *, channel: str) -> dict[str, Any]:
@@ -509,7 +501,7 @@ def daily_digest_message(summary: DigestSummary, *, channel: str) -> dict[str, A
         blocks.append(DividerBlock().to_dict())
     for n, company in enumerate(summary.companies[:MAX_DIGEST_COMPANIES], start=1):
         head = (
-            f"{clean_text(company.name)} — {len(company.stories)} story(ies) today · "
+            f"{inert_text(company.name)} — {len(company.stories)} story(ies) today · "
             f"{company.day_articles} article(s) today, {company.week_articles} this week"
         )
         lines = [_digest_story_line(story) for story in company.stories[:MAX_DIGEST_STORIES]]
@@ -523,11 +515,11 @@ def daily_digest_message(summary: DigestSummary, *, channel: str) -> dict[str, A
             )
         )
     if len(summary.companies) > MAX_DIGEST_COMPANIES:
-        rest = ", ".join(clean_text(c.name) for c in summary.companies[MAX_DIGEST_COMPANIES:])
+        rest = ", ".join(inert_text(c.name) for c in summary.companies[MAX_DIGEST_COMPANIES:])
         blocks.append(_section(f"Also this week: {rest}"))
     if summary.by_event:
         rows = [
-            f"{EVENT_LABELS.get(name, clean_text(name))}: {day} / {week}"
+            f"{EVENT_LABELS.get(name, inert_text(name))}: {day} / {week}"
             for name, day, week in summary.by_event
         ]
         blocks.append(_section("By event type (24 h / 7 days)\n" + "\n".join(rows)))
@@ -610,11 +602,11 @@ def stamp_lines(stamp: NoveltyStamp | None, display_tz: str) -> tuple[str, ...]:
     if stamp is None:
         return ()
     first = (
-        f"First: {clean_text(stamp.first_source)} · {format_time(stamp.first_published_at, display_tz)}"
+        f"First: {inert_text(stamp.first_source)} · {format_time(stamp.first_published_at, display_tz)}"
         f" · {format_minutes(stamp.minutes)} to alert · {stamp.tag}"
     )
     if stamp.tag in (FOLLOW_UP, REHASH) and stamp.earlier_headline:
-        return (first, f"{stamp.tag} of: {clean_text(stamp.earlier_headline)}")
+        return (first, f"{stamp.tag} of: {inert_text(stamp.earlier_headline)}")
     return (first,)
 
 
@@ -673,7 +665,7 @@ def _brief_source_line(source: BriefSource, display_tz: str) -> str:
     if source.published_at is not None:
         when = f"{source.published_at.astimezone(ZoneInfo(display_tz)):%Y-%m-%d %H:%M}"
     url = safe_url(source.url)
-    parts = [f"[{source.number}] {clean_text(source.outlet) or '?'}", when]
+    parts = [f"[{source.number}] {inert_text(source.outlet) or '?'}", when]
     if url and len(url) <= MAX_SOURCE_URL:
         parts.append(url)
     return unescape(fit(" · ".join(p for p in parts if p), MAX_SOURCE_LINE))
@@ -702,7 +694,7 @@ def _source_lines(brief: Brief, display_tz: str) -> list[str]:
 
 
 def _text_size(text: str) -> int:
-    return len(escape(clean_text(text, multiline=True)))
+    return len(escape(inert_text(text, multiline=True)))
 
 
 def _chunks(lines: Sequence[str], limit: int) -> list[str]:
@@ -761,7 +753,7 @@ def brief_message(brief: Brief, *, display_tz: str, alert_id: str) -> dict[str, 
     core_text = f"{labels['core']}\n{_point_line(core)[2:]}" if core else ""
     source_lines = _source_lines(brief, display_tz)
     sources_header = f"{labels['sources']} ({display_tz})"
-    title = f"{labels['title']}: {clean_text(brief.headline)}"
+    title = f"{labels['title']}: {inert_text(brief.headline)}"
     footer = f"{labels['version'].format(version=brief.version, sources=len(brief.sources))}"
     footer += f" · story {brief.story_id} · alert {alert_id}"
     fixed = sum(

@@ -18,7 +18,6 @@ import http.client
 import json
 import logging
 import random
-import re
 import socket
 import threading
 import time
@@ -41,7 +40,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
 from pipeline.errors import SlackConfigError, SlackError
-from pipeline.settings import Settings
+from pipeline.settings import CHANNEL_ID_RE, Settings
 from pipeline.slack.blocks import METADATA_EVENT_TYPE, fit, render_preview
 
 log = logging.getLogger(__name__)
@@ -83,7 +82,6 @@ RETRYABLE_ERRORS = frozenset(
 )
 # Methods that create something: re-sending them after a lost connection could duplicate it.
 _NON_IDEMPOTENT_METHODS = ("chat.postMessage", "files.completeUploadExternal")
-_CHANNEL_ID_RE = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 
 
 class SlackUnavailableError(SlackError):
@@ -311,6 +309,26 @@ class ProportionalJitter(Jitter):
         return duration + random.uniform(0, duration)
 
 
+def retry_handlers(
+    *,
+    max_retries: int = 2,
+    sleep: Callable[[float], None] = time.sleep,
+    backoff: float = 0.5,
+    max_rate_limit_wait: float = 60.0,
+) -> list[RetryHandler]:
+    """The project's retries for a ``WebClient``: rate limits (``Retry-After``), 5xx, and connection errors
+    of methods that create nothing (a re-sent post could post twice; the ledger looks it up instead).
+
+    ``sleep`` and ``backoff`` make the waits short in tests; production keeps the defaults.
+    """
+    intervals = BackoffRetryIntervalCalculator(backoff_factor=backoff, jitter=ProportionalJitter())
+    return [
+        PacedRateLimitRetryHandler(max_retries, sleep=sleep, max_wait=max_rate_limit_wait),
+        ServerErrorsRetryHandler(max_retry_count=max_retries, interval_calculator=intervals),
+        ReadOnlyConnectionRetryHandler(max_retry_count=max_retries, interval_calculator=intervals),
+    ]
+
+
 def make_client(
     token: str,
     *,
@@ -321,19 +339,14 @@ def make_client(
     backoff: float = 0.5,
     max_rate_limit_wait: float = 60.0,
 ) -> WebClient:
-    """A WebClient with rate-limit, server-error and (read-only) connection-error retries.
-
-    ``sleep`` and ``backoff`` make the waits short in tests; production keeps the defaults.
-    """
+    """A WebClient with the project's ``retry_handlers`` (outside Airflow; in Airflow the provider's
+    ``SlackHook`` builds it from the connection ``slack_api_default``)."""
     url = base_url or DEFAULT_BASE_URL
     if not url.endswith("/"):
         url += "/"
-    intervals = BackoffRetryIntervalCalculator(backoff_factor=backoff, jitter=ProportionalJitter())
-    handlers: list[RetryHandler] = [
-        PacedRateLimitRetryHandler(max_retries, sleep=sleep, max_wait=max_rate_limit_wait),
-        ServerErrorsRetryHandler(max_retry_count=max_retries, interval_calculator=intervals),
-        ReadOnlyConnectionRetryHandler(max_retry_count=max_retries, interval_calculator=intervals),
-    ]
+    handlers = retry_handlers(
+        max_retries=max_retries, sleep=sleep, backoff=backoff, max_rate_limit_wait=max_rate_limit_wait
+    )
     return WebClient(token=token, base_url=url, timeout=timeout, retry_handlers=handlers)
 
 
@@ -450,7 +463,7 @@ class WebApiPoster:
 
     def channel_id(self, channel: str) -> str | None:
         """The id of ``channel`` (a name like ``#chip-news`` or an id); None when the bot cannot see it."""
-        if _CHANNEL_ID_RE.match(channel):
+        if CHANNEL_ID_RE.match(channel):
             return channel
         if channel in self._channel_ids:
             return self._channel_ids[channel]

@@ -1,1 +1,1 @@
-"""Airflow glue for the chip news monitor: Connections to clients, failure notices, the UI plugin."""
+"""Airflow glue for the chip news monitor: the Slack hook, the failure notifier, task settings."""

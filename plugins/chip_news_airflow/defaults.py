@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from chip_news_airflow.notifiers import notify_ops_of_failure
+from chip_news_airflow.notifiers import OpsFailureNotifier
 
 
 def task_defaults(
@@ -18,7 +18,7 @@ def task_defaults(
         "retry_delay": retry_delay,
         "retry_exponential_backoff": 2.0,
         "execution_timeout": timeout,
-        "on_failure_callback": notify_ops_of_failure,
+        "on_failure_callback": [OpsFailureNotifier()],
     }
     if max_retry_delay is not None:
         args["max_retry_delay"] = max_retry_delay

@@ -1,62 +1,47 @@
-"""Turns the Airflow Connection ``slack_api_default`` into the pipeline's Slack settings and poster."""
+"""Turns the Airflow Connection ``slack_api_default`` into the pipeline's Slack poster.
+
+The client comes from the Slack provider's ``SlackHook`` (token in the connection's password,
+``base_url``/``timeout``/``proxy`` in its extra) with the project's retry handlers. In Airflow the
+connection is the only source of the token: without it, alerts are a dry run.
+"""
 
 from __future__ import annotations
 
 import logging
-from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseHook
+from airflow.providers.slack.hooks.slack import SlackHook
+from airflow.sdk.exceptions import AirflowNotFoundException
 
 from pipeline.settings import Settings
+from pipeline.slack.client import DryRunPoster, SlackPoster, WebApiPoster, retry_handlers
 
 log = logging.getLogger(__name__)
 
 SLACK_CONN_ID = "slack_api_default"
 
 
-class ChipNewsSlackHook(BaseHook):
-    """A thin hook: bot token from the connection's password, ``base_url`` from its extra.
+class ChipNewsSlackHook(SlackHook):
+    """The provider's ``SlackHook`` with the project's retries (rate limits, 5xx, read-only reconnects)."""
 
-    Without the connection it falls back to ``SLACK_BOT_TOKEN`` / ``SLACK_BASE_URL`` (already in the
-    settings), and without either the pipeline runs in dry-run mode.
-    """
-
-    conn_name_attr = "slack_conn_id"
-    default_conn_name = SLACK_CONN_ID
-    conn_type = "slack"
     hook_name = "Chip news Slack"
 
-    def __init__(self, slack_conn_id: str = SLACK_CONN_ID, settings: Settings | None = None) -> None:
-        super().__init__()
-        self.slack_conn_id = slack_conn_id
-        self._settings = settings
+    def __init__(self, slack_conn_id: str = SLACK_CONN_ID, **kwargs: Any) -> None:
+        kwargs.setdefault("retry_handlers", retry_handlers())
+        kwargs.setdefault("timeout", 30)
+        super().__init__(slack_conn_id=slack_conn_id, **kwargs)
 
-    @cached_property
-    def credentials(self) -> tuple[str | None, str | None]:
+    def poster(self) -> WebApiPoster:
+        """The pipeline's paced poster over this hook's ``WebClient``."""
+        return WebApiPoster(self.client)
+
+
+def slack_poster(settings: Settings, *, dry_run: bool = False, conn_id: str = SLACK_CONN_ID) -> SlackPoster:
+    """A Web API poster when the connection exists with a token, else (or with ``dry_run``) the dry-run
+    poster that writes the exact payloads to ``settings.dry_run_file``."""
+    if not dry_run:
         try:
-            conn = self.get_connection(self.slack_conn_id)
-        except Exception:  # AirflowNotFoundException, or no metadata DB when run outside a worker
-            log.info(
-                "no Airflow connection %r; using SLACK_BOT_TOKEN/SLACK_BASE_URL if set", self.slack_conn_id
-            )
-            return None, None
-        extra: dict[str, Any] = conn.extra_dejson or {}
-        token = conn.password or extra.get("token")
-        base_url = extra.get("base_url") or None
-        return token or None, base_url
-
-    def settings(self, *, dry_run: bool = False) -> Settings:
-        """The pipeline settings with Slack credentials from the connection (or none, for a dry run)."""
-        settings = self._settings or Settings.from_env()
-        if dry_run:
-            return settings.with_slack(None, None)
-        token, base_url = self.credentials
-        if token:
-            return settings.with_slack(token, base_url or settings.slack_base_url)
-        return settings
-
-    def get_poster(self, *, dry_run: bool = False) -> Any:
-        from pipeline.slack.client import make_poster
-
-        return make_poster(self.settings(dry_run=dry_run))
+            return ChipNewsSlackHook(conn_id).poster()
+        except AirflowNotFoundException as e:
+            log.info("Slack: %s; dry run, payloads go to %s", e, settings.dry_run_file)
+    return DryRunPoster(settings.dry_run_file)

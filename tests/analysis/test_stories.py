@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -288,14 +287,11 @@ def test_shingles_ignore_case_punctuation_and_width() -> None:
     assert shingles("阿里发布ＡＩ芯片。", "") == shingles("阿里发布AI芯片", "")
 
 
-def test_signatures_are_cheap() -> None:
+def test_signatures_are_compact() -> None:
+    """Their cost is measured by ``make bench`` (bench/hostile.py), not here."""
     grouper = StoryGrouper()
-    texts = [(f"{E1A[0]} {i}", f"{E1A[1]} {C1A[1]} {i}") for i in range(1000)]
-    start = time.perf_counter()
-    for title, text in texts:
-        grouper.signature(title, text, "en")
-    elapsed = time.perf_counter() - start
-    assert elapsed < 2.0, f"1000 signatures took {elapsed:.2f}s"
+    sizes = {len(grouper.signature(f"{E1A[0]} {i}", f"{E1A[1]} {C1A[1]} {i}", "en")) for i in range(50)}
+    assert len(sizes) == 1 and sizes.pop() < 1200  # one versioned LeanMinHash of 128 permutations
 
 
 # --- grouping by event ------------------------------------------------------------------------------

@@ -3,8 +3,6 @@ use is tested in test_sentences)."""
 
 from __future__ import annotations
 
-import time
-
 from pipeline.analysis.summarize import (
     MAX_SUMMARY_CHARS,
     MAX_SUMMARY_CHARS_EN,
@@ -46,9 +44,8 @@ def test_short_text_is_kept_and_empty_text_falls_back_to_title() -> None:
     assert extractive_summary("Meta tests a chip", "Meta tests a chip", language="en") == "Meta tests a chip"
 
 
-def test_one_megabyte_text_is_fast_and_bounded() -> None:
+def test_one_megabyte_text_gives_a_bounded_summary() -> None:
+    """Its speed is measured by ``make bench`` (bench/hostile.py), not here."""
     text = ("Amazon unveiled Trainium3 at re:Invent and said it would ship next year. " * 14_000)[:1_000_000]
-    started = time.perf_counter()
     summary = extractive_summary("Amazon unveils Trainium3", text, language="en")
-    assert time.perf_counter() - started < 0.5
     assert 0 < len(summary) <= MAX_SUMMARY_CHARS_EN

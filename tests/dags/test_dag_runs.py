@@ -144,32 +144,3 @@ def test_daily_digest_posts_counts_top_stories_and_a_chart(home: Path, slack: Fa
     # a second run the same day posts nothing new
     _dag("daily_digest").test()
     assert len(slack.top_level("#chip-alerts")) == 1
-
-
-def test_a_failed_task_is_reported_to_the_ops_channel(
-    home: Path, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from chip_news_airflow.notifiers import notify_ops_of_failure
-
-    monkeypatch.setenv("NEWS_OPS_CHANNEL", "#chip-ops")
-
-    class TI:
-        dag_id, task_id, run_id, try_number = (
-            "news_monitor",
-            "fetch",
-            "scheduled__2025-09-15T08:00:00+00:00",
-            4,
-        )
-        log_url = "http://localhost:8080/dags/news_monitor/runs/x/tasks/fetch"
-
-    notify_ops_of_failure({"ti": TI(), "exception": ValueError("feeds.yaml [entry 3]: missing url")})
-    (notice,) = slack.messages_for("#chip-ops")
-    text = json.dumps(notice, ensure_ascii=False)
-    assert "news_monitor" in text and "fetch" in text and "missing url" in text
-    # without an ops channel nothing is sent, and a broken Slack never raises from the callback
-    monkeypatch.setenv("NEWS_OPS_CHANNEL", "")
-    notify_ops_of_failure({"ti": TI(), "exception": ValueError("x")})
-    monkeypatch.setenv("NEWS_OPS_CHANNEL", "#chip-ops")
-    slack.fail_next("chat.postMessage", "invalid_auth")
-    notify_ops_of_failure({"ti": TI(), "exception": ValueError("y")})
-    assert len(slack.messages_for("#chip-ops")) == 1

@@ -55,7 +55,7 @@ def _mentions(messages: list[dict[str, Any]], item: dict[str, Any]) -> list[dict
 
 @pytest.fixture
 def env(
-    tmp_path: Path, trained_model_file: Path, monkeypatch: pytest.MonkeyPatch, airflow_db: Path
+    tmp_path: Path, sample_model_file: Path, monkeypatch: pytest.MonkeyPatch, airflow_db: Path
 ) -> Iterator[tuple[Settings, FakeSlack]]:
     with serving() as base_url, FakeSlack() as slack:
         port = base_url.rsplit(":", 1)[1]
@@ -74,7 +74,7 @@ def env(
         monkeypatch.setenv("AIRFLOW_CONN_SLACK_API_DEFAULT", json.dumps(conn))
         slack.add_channel(CHANNEL)
         get_store.cache_clear()
-        install_model(Settings.from_env().db_url, trained_model_file)
+        install_model(Settings.from_env().db_url, sample_model_file)
         yield Settings.from_env(), slack
 
 

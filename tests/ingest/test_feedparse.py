@@ -4,7 +4,6 @@ import io
 import json
 import re
 import sys
-import time
 import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,13 +78,11 @@ def test_gb2312_label_with_characters_outside_gb2312() -> None:
 # --- hostile documents ------------------------------------------------------------------------------
 
 
-def test_entity_bomb_is_fast_and_small() -> None:
+def test_entity_bomb_is_small() -> None:
+    """Its parse time is measured by ``make bench`` (bench/hostile.py), not here."""
     body = (FEEDS / "entity_bomb.xml").read_bytes()
     assert 100_000 < len(body) < 120_000
-    started = time.perf_counter()
     feed = parse_feed(body, {}, url=URL, language="en")
-    elapsed = time.perf_counter() - started
-    assert elapsed < 1.0
     tracemalloc.start()
     try:
         parse_feed(body, {}, url=URL, language="en")

@@ -85,7 +85,7 @@ def test_fetch_returns_body_and_lower_case_headers(server: LocalServer, client: 
     assert result.headers["x-custom"] == "1"
     assert result.url == result.final_url == server.url("/feed.xml")
     assert not result.not_modified
-    assert 0 <= result.elapsed_s < 2
+    assert result.elapsed_s >= 0
 
 
 def test_sends_the_given_user_agent_and_feed_accept(server: LocalServer, client: HttpClient) -> None:
@@ -170,6 +170,11 @@ def test_last_modified_round_trip_gives_not_modified(server: LocalServer, client
 # -- time limits ------------------------------------------------------------------------------------
 
 
+# A dripping server never lets a read time out; only the overall deadline ends the response (without it
+# the drip would run to its own end and the fetch would succeed). Durations are asserted from below only:
+# under load a deadline fires late, never early.
+
+
 def test_header_drip_is_cut_at_the_deadline(server: LocalServer) -> None:
     server.drip_headers("/drip", interval=0.05)
     with make_client(server, deadline=0.6, read_timeout=5.0) as client:
@@ -177,7 +182,7 @@ def test_header_drip_is_cut_at_the_deadline(server: LocalServer) -> None:
         with pytest.raises(DeadlineExceededError) as info:
             client.fetch(server.url("/drip"))
         took = time.monotonic() - started
-    assert 0.55 <= took < 1.2
+    assert took >= 0.55
     assert info.value.url == server.url("/drip")
 
 
@@ -188,17 +193,15 @@ def test_body_drip_is_cut_at_the_deadline(server: LocalServer) -> None:
         with pytest.raises(DeadlineExceededError):
             client.fetch(server.url("/drip"))
         took = time.monotonic() - started
-    assert 0.55 <= took < 1.2
+    assert took >= 0.55
 
 
 def test_silence_longer_than_read_timeout_is_a_plain_timeout(server: LocalServer) -> None:
     server.drip_body("/stall", interval=3.0)
     with make_client(server, deadline=5.0, read_timeout=0.3) as client:
-        started = time.monotonic()
         with pytest.raises(FetchError, match="timed out waiting for data") as info:
             client.fetch(server.url("/stall"))
         assert not isinstance(info.value, DeadlineExceededError)
-        assert time.monotonic() - started < 1.5
 
 
 def test_slow_name_resolution_is_bounded_by_the_deadline(server: LocalServer) -> None:
@@ -211,10 +214,9 @@ def test_slow_name_resolution_is_bounded_by_the_deadline(server: LocalServer) ->
     allow = frozenset({f"slow.test:{server.port}"})
     try:
         with make_client(server, allow_hosts=allow, resolver=slow_resolver, deadline=0.5) as client:
-            started = time.monotonic()
+            # without the deadline the resolver answers after 5 s and the fetch succeeds
             with pytest.raises(DeadlineExceededError):
                 client.fetch(server.url("/", host="slow.test"))
-            assert time.monotonic() - started < 1.2
     finally:
         release.set()
 
@@ -226,10 +228,8 @@ def test_declared_oversize_fails_before_reading(server: LocalServer) -> None:
     # The body only drips, so reading any of it would end at the deadline, not in TooLargeError.
     server.drip_body("/big", declared=50 * 1024 * 1024, interval=1.0)
     with make_client(server, deadline=2.0) as client:
-        started = time.monotonic()
         with pytest.raises(TooLargeError, match="Content-Length 52428800 exceeds the cap of 1048576"):
             client.fetch(server.url("/big"), max_bytes=1024 * 1024)
-        assert time.monotonic() - started < 0.5
 
 
 def test_undeclared_oversize_stops_at_the_cap(server: LocalServer, client: HttpClient) -> None:
@@ -250,10 +250,8 @@ def test_compression_bomb_stops_at_the_decompressed_cap(
     server: LocalServer, client: HttpClient, encoding: str
 ) -> None:
     server.compression_bomb("/bomb", 32 * 1024 * 1024, encoding=encoding)
-    started = time.monotonic()
     with pytest.raises(TooLargeError, match="decompressed"):
         client.fetch(server.url("/bomb"), max_bytes=1024 * 1024)
-    assert time.monotonic() - started < 1.0
 
 
 # -- redirects -------------------------------------------------------------------------------------
@@ -411,11 +409,9 @@ def test_http_error_status_names_the_url(server: LocalServer, client: HttpClient
 
 def test_reset_mid_body_is_a_clear_fetch_error(server: LocalServer, client: HttpClient) -> None:
     server.reset_mid_body("/reset")
-    started = time.monotonic()
     with pytest.raises(FetchError, match=r"connection broken mid-response|incomplete response") as info:
         client.fetch(server.url("/reset"))
     assert type(info.value) is FetchError
-    assert time.monotonic() - started < 1.0
 
 
 def test_connection_refused_is_a_clear_fetch_error() -> None:
@@ -609,28 +605,38 @@ def test_requests_to_one_host_are_spaced(server: LocalServer) -> None:
 
 
 def test_different_hosts_proceed_in_parallel(server: LocalServer) -> None:
-    def slow(request: ReceivedRequest) -> Response:
-        time.sleep(0.3)
+    # The first request to each host waits at a barrier for the other host's first request: only a client
+    # that fetches the two hosts at the same time gets past it (a serial one breaks the barrier, 500).
+    first_of_each = threading.Barrier(2, timeout=10)
+    seen_hosts: set[str] = set()
+    lock = threading.Lock()
+
+    def handler(request: ReceivedRequest) -> Response:
+        host = request.headers["host"].split(".")[0]
+        with lock:
+            first = host not in seen_hosts
+            seen_hosts.add(host)
+        if first:
+            try:
+                first_of_each.wait()
+            except threading.BrokenBarrierError:
+                return Response(status=500, body=b"hosts were fetched one after the other")
         return Response(body=b"ok")
 
-    server.handler("/slow", slow)
+    server.handler("/slow", handler)
     names = ["alpha.test", "beta.test"]
     resolver = FakeResolver({n: ["127.0.0.1"] for n in names})
     allow = frozenset(f"{n}:{server.port}" for n in names)
     requests = [FetchRequest(f"{n}{i}", server.url(f"/slow?{i}", host=n)) for i in range(2) for n in names]
     with make_client(server, allow_hosts=allow, resolver=resolver, per_host_interval=0.5) as client:
-        started = time.monotonic()
         results = list(client.fetch_many(requests, concurrency=4))
-        took = time.monotonic() - started
-    assert all(isinstance(res, HttpResult) for _req, res in results)
+    assert all(isinstance(res, HttpResult) and res.status == 200 for _req, res in results), results
 
     def arrivals(name: str) -> list[float]:
         return sorted(r.time for r in server.requests if r.headers["host"].startswith(name))
 
     alpha, beta = arrivals("alpha.test"), arrivals("beta.test")
-    assert alpha[1] - alpha[0] >= 0.42 and beta[1] - beta[0] >= 0.42
-    assert abs(alpha[0] - beta[0]) < 0.2  # the second host did not wait for the first
-    assert took < 1.3  # serial would be >= 0.5 * 3 + 0.3
+    assert alpha[1] - alpha[0] >= 0.42 and beta[1] - beta[0] >= 0.42  # each host's own spacing holds
 
 
 def test_server_request_log_records_what_was_sent(server: LocalServer, client: HttpClient) -> None:

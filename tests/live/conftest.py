@@ -15,7 +15,7 @@ from pipeline.settings import Settings
 
 
 @pytest.fixture
-def archived_samples(tmp_path: Path, trained_model_file: Path, pg_url: str) -> Iterator[dict[str, str]]:
+def archived_samples(tmp_path: Path, sample_model_file: Path, pg_url: str) -> Iterator[dict[str, str]]:
     """Environment of a pipeline whose PostgreSQL store holds the sample feeds' items (the archive).
 
     The sample server keeps running for the test, so scheduled runs can fetch too.
@@ -34,7 +34,7 @@ def archived_samples(tmp_path: Path, trained_model_file: Path, pg_url: str) -> I
                 NEWS_SLACK_CHANNEL="#chip-alerts",
             )
             settings = Settings.from_env(env)
-            install_model(settings.db_url, trained_model_file)
+            install_model(settings.db_url, sample_model_file)
             now = datetime(2025, 9, 15, 12, 0, tzinfo=UTC)  # archived "back then": the first-seen times
             for shard in plan_shards(settings):
                 result = fetch_shard(settings, shard, run_id="archive-for-test", now=now, force=True)

@@ -18,13 +18,13 @@ from pipeline.slack.blocks import (
     alert_message,
     assert_valid,
     check_message,
-    clean_text,
     daily_digest_message,
     escape,
     finalize,
     fit,
     format_amount,
     group_message,
+    inert_text,
     render_preview,
     safe_url,
     task_failure_message,
@@ -145,8 +145,8 @@ def test_formatting_characters_stay_literal() -> None:
 def test_escaping_and_cleaning() -> None:
     assert escape("a & <b> c") == "a &amp; &lt;b&gt; c"
     assert escape("@channel") == "@\u2060channel"
-    assert clean_text("a\u200bb\u202ec\x00d\te\n f") == "abcd e f"
-    assert clean_text("line1\n\n\n\nline2", multiline=True) == "line1\n\nline2"
+    assert inert_text("a\u200bb\u202ec\x00d\te\n f") == "abcd e f"
+    assert inert_text("line1\n\n\n\nline2", multiline=True) == "line1\n\nline2"
 
 
 def test_header_cut_cleanly_at_150() -> None:
