@@ -20,14 +20,15 @@ AIRFLOW_LOCAL_ENV := \
 	NEWS_ALLOW_HOSTS=$${NEWS_ALLOW_HOSTS:-127.0.0.1:$${SAMPLE_PORT:-8765}} \
 	PATH=$(CURDIR)/$(BIN):$$PATH
 
-.PHONY: help install model demo up test lint typecheck pytest bench clean
+.PHONY: help install model demo up test lint typecheck pytest bench peer-check clean
 
 help:
 	@echo "make demo   - run news_monitor once through Airflow on the bundled sample feeds (SQLite, Slack dry-run)"
 	@echo "make test   - lint, type-check and the whole test suite (what CI runs)"
 	@echo "make up     - airflow standalone with the project's DAGs on http://localhost:8080"
-	@echo "make bench  - ingest, extraction and classification benchmarks (prints figures)"
+	@echo "make bench  - ingest, extraction, classification and console benchmarks (prints figures)"
 	@echo "make model  - train the classifier if no model is promoted yet"
+	@echo "make peer-check - parse feedparser's own test corpus (downloaded outside the repo) and compare"
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +70,17 @@ bench: model
 	$(BIN)/python -m bench.extraction
 	$(BIN)/python -m bench.classify
 	$(BIN)/python -m bench.hostile
+	$(BIN)/python -m bench.console
+
+# feedparser's test corpus stays outside the repository (PEER_CORPUS); see docs/parsing.md.
+PEER_CORPUS ?= $(abspath $(CURDIR)/../peer-corpus)
+PEER_TESTS := $(PEER_CORPUS)/feedparser-6.0.14/tests
+
+peer-check: $(STAMP)
+	@test -d $(PEER_TESTS) || { mkdir -p $(PEER_CORPUS) && \
+		$(BIN)/python -m pip download --quiet feedparser==6.0.14 --no-binary :all: --no-deps -d $(PEER_CORPUS) && \
+		tar xzf $(PEER_CORPUS)/feedparser-6.0.14.tar.gz -C $(PEER_CORPUS); }
+	$(BIN)/python scripts/check_peer_corpus.py $(PEER_TESTS)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -202,9 +202,11 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.config.feeds import load_feeds
+    from pipeline.store import feed_status
 
     feeds = load_feeds(settings.feeds_file, include_disabled=True)
     health = _store(settings).feed_health()
+    now = datetime.now(UTC)
     rows = []
     for f in feeds:
         h = health.get(f.id)
@@ -213,7 +215,7 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
                 "feed": f.id,
                 "enabled": f.enabled,
                 "language": f.language,
-                "status": _feed_status(f.enabled, h),
+                "status": feed_status(f.enabled, h, now),
                 "last_success": _iso(h.last_success_at) if h else None,
                 "failures": h.consecutive_failures if h else 0,
                 "http": h.last_status if h else None,
@@ -251,19 +253,6 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
         f"{sum(1 for r in rows if r['status'] == 'disabled')} disabled"
     )
     return 0
-
-
-def _feed_status(enabled: bool, h: Any) -> str:
-    if not enabled:
-        return "disabled"
-    if h is None or h.last_attempt_at is None:
-        return "never"
-    if h.consecutive_failures == 0:
-        return "ok"
-    # One failure waits only for the next poll; from the second in a row the wait doubles (back-off).
-    if h.consecutive_failures >= 2 and h.backoff_until and h.backoff_until > datetime.now(UTC):
-        return "backoff"
-    return "failing"
 
 
 def _cell(value: Any, width: int) -> str:
@@ -357,7 +346,12 @@ def cmd_brief(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve_samples(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.sample_server import SAMPLES_DIR, make_server
+    from pipeline.sample_server import SAMPLES_DIR, make_server, write_sample_feed_list
+
+    if args.write_feed_list:
+        path = write_sample_feed_list(f"http://{args.host}:{args.port}", Path(args.write_feed_list).resolve())
+        print(path)
+        return 0
 
     server = make_server(args.host, args.port)
     print(
@@ -511,6 +505,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve-samples", help="serve the bundled sample feeds on loopback (for the demo)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
+    p.add_argument(
+        "--write-feed-list",
+        metavar="PATH",
+        help="write the sample feed list pointed at --host/--port to PATH (print it) instead of serving",
+    )
     p.set_defaults(func=cmd_serve_samples)
     return parser
 

@@ -77,6 +77,7 @@ class ParsedFeed:
     encoding: str
     title: str | None = None
     warnings: tuple[str, ...] = ()
+    parser: str = "feedparser"  # "lxml" when the fast path read it (pipeline.ingest.fastparse)
 
 
 @dataclass(frozen=True)

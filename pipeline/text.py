@@ -81,13 +81,20 @@ _REMOVED = (
 _DELETE_TABLE: dict[int, str | None] = dict.fromkeys(_REMOVED)
 # Line breaks other than \n become \n before the controls go (\r, NEL, LINE/PARAGRAPH SEPARATOR).
 _DELETE_TABLE.update({0x0D: "\n", 0x85: "\n", 0x2028: "\n", 0x2029: "\n"})
-_NEEDS_TRANSLATE_RE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\xa0\xad\u061c\u200b-\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]"
+# Exactly the characters of _DELETE_TABLE; sub() with a lookup beats translate() on long texts that hold
+# only a few of them.
+_TRANSLATED_RE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u061c\u200b-\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]"
 )
 _SPACES = "\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
 _SPACE_RUN_RE = re.compile(f"[ \t{_SPACES}]{{2,}}|[{_SPACES}]")
+_SPECIAL_SPACE_RE = re.compile(f"[{_SPACES}]")
 _SPACE_AROUND_NEWLINE_RE = re.compile(r"[ \t]*\n[ \t]*")
-_BLANK_LINES_RE = re.compile(r"\n{3,}")
+_BLANK_LINES_RE = re.compile(r"\n\n\n+")  # not \n{3,}: a literal first character gets a fast scan
+
+
+def _translated(match: re.Match[str]) -> str:
+    return _DELETE_TABLE[ord(match.group())] or ""
 
 
 def clean_text(value: str) -> str:
@@ -99,13 +106,16 @@ def clean_text(value: str) -> str:
     if not value:
         return ""
     text = value.replace("\r\n", "\n")
-    if _NEEDS_TRANSLATE_RE.search(text):
-        text = text.translate(_DELETE_TABLE)
+    if _TRANSLATED_RE.search(text):
+        text = _TRANSLATED_RE.sub(_translated, text)
     if not text.isascii() and not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
-    text = _SPACE_RUN_RE.sub(" ", text)
+    if "  " in text or "\t" in text or _SPECIAL_SPACE_RE.search(text):  # else there is nothing to collapse
+        text = _SPACE_RUN_RE.sub(" ", text)
     if "\n" in text:
-        text = _BLANK_LINES_RE.sub("\n\n", _SPACE_AROUND_NEWLINE_RE.sub("\n", text))
+        if " \n" in text or "\n " in text or "\t\n" in text or "\n\t" in text:  # the sub is slow: skip it
+            text = _SPACE_AROUND_NEWLINE_RE.sub("\n", text)
+        text = _BLANK_LINES_RE.sub("\n\n", text)
     return text.strip()
 
 
@@ -144,8 +154,9 @@ def unescape_entities(value: str) -> str:
 
 # --- HTML ---------------------------------------------------------------------------------------------
 
-# Elements whose content is never text a reader sees.
-_HIDDEN_OPEN_RE = re.compile(r"<(script|style|noscript|template|svg|math|iframe|object|head)\b", re.I)
+# Elements whose content is never text a reader sees. MathML is text (a formula reads "a+b"), but its
+# <annotation> repeats the formula as TeX or another markup.
+_HIDDEN_OPEN_RE = re.compile(r"<(script|style|noscript|template|svg|iframe|object|head|annotation)\b", re.I)
 _BLOCK_TAG_RE = re.compile(
     r"<(?:br|hr|/?(?:p|div|li|ul|ol|dl|dt|dd|h[1-6]|tr|table|thead|tbody|tfoot|caption|blockquote|pre"
     r"|section|article|header|footer|aside|nav|figure|figcaption|address|main|details|summary|form"
@@ -154,11 +165,14 @@ _BLOCK_TAG_RE = re.compile(
 )
 _CELL_TAG_RE = re.compile(r"</?t[dh]\b[^<>]*>", re.I)
 # Any other tag, declaration or processing instruction. Attribute values may hold ">" when quoted; a
-# quote may not run past the next "<", which keeps every scan short (no quadratic backtracking).
-_TAG_RE = re.compile(r"""</?[A-Za-z][^<>"']*(?:(?:"[^"<]*"|'[^'<]*')[^<>"']*)*>|<[!?][^<>]*>""")
+# quote may not run past the next "<", which keeps every scan short (no quadratic backtracking). A tag
+# whose quotes do not pair up (<a href=http://x/">) ends at its first ">", as a browser reads it.
+_TAG_RE = re.compile(
+    r"""</?[A-Za-z][^<>"']*(?:(?:"[^"<]*"|'[^'<]*')[^<>"']*)*>|</?[A-Za-z][^<>]*>|<[!?][^<>]*>"""
+)
 
 
-_SOURCE_WHITESPACE_RE = re.compile(r"[\r\n\t ]+")
+_DOUBLE_SPACES_RE = re.compile(" {2,}")
 _NEWLINES_RE = re.compile(r"\n[\s]*\n")
 
 
@@ -207,7 +221,8 @@ def html_to_text(value: str) -> str:
     if "<" in value:
         # Markup: source line breaks are spaces, as a browser shows them; each block starts a line.
         text = _drop_hidden(value)
-        text = _SOURCE_WHITESPACE_RE.sub(" ", text)
+        # [\r\n\t ]+ to one space, done as replace() calls: a regex that matches every space is slow.
+        text = _DOUBLE_SPACES_RE.sub(" ", text.replace("\r", " ").replace("\n", " ").replace("\t", " "))
         text = _BLOCK_TAG_RE.sub("\n", text)
         text = _CELL_TAG_RE.sub(" ", text)
         text = _TAG_RE.sub("", text)

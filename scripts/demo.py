@@ -33,11 +33,16 @@ def _count_lines(path: Path) -> int:
 
 
 def main() -> int:
-    from pipeline.sample_server import make_server
+    from pipeline.sample_server import DEFAULT_PORT, make_server, write_sample_feed_list
     from pipeline.settings import Settings
 
+    port = int(os.environ.get("SAMPLE_PORT", str(DEFAULT_PORT)))
+    feeds_file = Settings.from_env().feeds_file
+    if port != DEFAULT_PORT and feeds_file.name == "feeds.sample.yaml":
+        # the bundled list names the default port: the tasks read a copy pointed at this one
+        copy = write_sample_feed_list(f"http://127.0.0.1:{port}", ROOT / "var" / f"feeds.sample.{port}.yaml")
+        os.environ["NEWS_FEEDS_FILE"] = str(copy)
     settings = Settings.from_env()
-    port = int(os.environ.get("SAMPLE_PORT", "8765"))
     try:
         server = make_server("127.0.0.1", port)
     except OSError as e:

@@ -97,20 +97,36 @@ CHINESE_ITEMS = (
 )
 
 
-def chinese_rss(declaration: str | None, items: tuple[tuple[str, str, str], ...] = CHINESE_ITEMS) -> str:
-    """A small Chinese RSS 2.0 document; ``declaration`` is the XML declaration's encoding, if any."""
+def rss_document(
+    declaration: str | None,
+    items: tuple[tuple[str, str, str], ...],
+    *,
+    channel: tuple[str, str, str] = ("科技新闻", "https://tech.example.cn/", "芯片与半导体"),
+    describe: str = "{title}。芯片行业动态。",
+) -> str:
+    """A small RSS 2.0 document; ``declaration`` is the XML declaration's encoding, if any.
+
+    ``items`` are (title, link, date); each description is ``describe`` with the title filled in, as
+    escaped HTML in a paragraph.
+    """
     head = f'<?xml version="1.0" encoding="{declaration}"?>\n' if declaration else ""
     body = "".join(
         f"    <item>\n      <title>{title}</title>\n      <link>{link}</link>\n"
-        f"      <guid>{link}</guid>\n      <description>&lt;p&gt;{title}。芯片行业动态。&lt;/p&gt;</description>\n"
-        f"      <pubDate>{date}</pubDate>\n    </item>\n"
+        f"      <guid>{link}</guid>\n      <description>&lt;p&gt;{describe.format(title=title)}&lt;/p&gt;"
+        f"</description>\n      <pubDate>{date}</pubDate>\n    </item>\n"
         for title, link, date in items
     )
+    title, link, description = channel
     return (
-        f'{head}<rss version="2.0">\n  <channel>\n    <title>科技新闻</title>\n'
-        f"    <link>https://tech.example.cn/</link>\n    <description>芯片与半导体</description>\n{body}"
+        f'{head}<rss version="2.0">\n  <channel>\n    <title>{title}</title>\n'
+        f"    <link>{link}</link>\n    <description>{description}</description>\n{body}"
         "  </channel>\n</rss>\n"
     )
+
+
+def chinese_rss(declaration: str | None, items: tuple[tuple[str, str, str], ...] = CHINESE_ITEMS) -> str:
+    """The Chinese test feed: three chip stories from a made-up tech site."""
+    return rss_document(declaration, items)
 
 
 # Characters GB2312 lacks: 镕 堃 喆 are in GBK; 䶮 and the emoji need GB18030's four-byte forms.
@@ -178,8 +194,86 @@ def png_bytes() -> bytes:
     )
 
 
+# Undeclared legacy encodings (issue 13): our own sentences, three stories per feed, so that the
+# detector has as little text as a small real feed gives it. Each tuple: encoding, channel title, items.
+LEGACY_FEEDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "eucjp_undeclared.xml": (
+        "euc_jp",
+        "半導体ニュース",
+        (
+            "国内大手が自社設計の半導体を発表",
+            "電機メーカーが半導体の新興企業に出資",
+            "次世代メモリの試作品を公開",
+        ),
+    ),
+    "koi8r_undeclared.xml": (
+        "koi8_r",
+        "Новости микроэлектроники",
+        (
+            "Компания представила собственный процессор",
+            "Крупный банк вложил средства в разработчика микросхем",
+            "Производство памяти расширяется",
+        ),
+    ),
+    "windows1255_undeclared.xml": (
+        "cp1255",
+        "חדשות שבבים",
+        (
+            "החברה חשפה שבב חדש לבינה מלאכותית",
+            "ענקית הטכנולוגיה השקיעה בחברת שבבים צעירה",
+            "מפעל חדש לייצור מעבדים",
+        ),
+    ),
+    "tis620_undeclared.xml": (
+        "tis_620",
+        "ข่าวเซมิคอนดักเตอร์",
+        ("บริษัทเปิดตัวชิปที่ออกแบบเอง", "กลุ่มเทคโนโลยีลงทุนในบริษัทออกแบบชิป", "โรงงานผลิตหน่วยความจำแห่งใหม่"),
+    ),
+}
+LEGACY_DESCRIPTION = {
+    "euc_jp": "{title}。新しい製品は来年から工場で量産される予定です。",
+    "koi8_r": "{title}. Новый чип будет выпускаться на заводе в следующем году.",
+    "cp1255": "{title}. הייצור צפוי להתחיל בשנה הבאה.",
+    "tis_620": "{title} การผลิตจะเริ่มขึ้นในปีหน้า",
+}
+
+
+def legacy_rss(codec: str, channel_title: str, titles: tuple[str, ...]) -> bytes:
+    items = tuple(
+        (title, f"https://chips.example/{codec}/{n}", f"Mon, 15 Sep 2025 0{n}:00:00 +0000")
+        for n, title in enumerate(titles, start=1)
+    )
+    channel = (channel_title, "https://chips.example/", channel_title)
+    return rss_document(None, items, channel=channel, describe=LEGACY_DESCRIPTION[codec]).encode(codec)
+
+
+# Declared UTF-8 with one bad byte (issue 13): a stray Latin-1 "©" (0xA9) in an English feed with a few
+# curly quotes, and a Chinese flash-news feed whose "动" (E5 8A A8) lost its last byte. Small on purpose:
+# re-guessing such a document read it as windows-1251 ("ItвЂ™s", "еЌЋдёє").
+def utf8_with_one_bad_byte(chinese: bool) -> bytes:
+    if chinese:
+        channel, first, second = "快讯", "华为发布新芯片", "小米投资芯片公司"
+        description, bad = "发布会上公布了价格动态", "动".encode()[:2]
+    else:
+        channel, first, second = (
+            "Chip wire",
+            "It’s “here”: a chip of its own",
+            "Cloud group backs a chip start-up",
+        )
+        description, bad = "Price: 5 © units", b"\xa9"
+    marker = "动" if chinese else "©"
+    text = (
+        f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>{channel}</title>\n'
+        f"<item><title>{first}</title><link>https://wire.example/1</link>"
+        f"<description>{description}</description></item>\n"
+        f"<item><title>{second}</title><link>https://wire.example/2</link></item>\n</channel></rss>\n"
+    )
+    return text.encode("utf-8").replace(marker.encode(), bad)
+
+
 def generated_fixtures() -> dict[str, bytes]:
     """File name -> bytes for every generated fixture."""
+    utf16_document = chinese_rss("utf-16")
     return {
         "gbk_declared.xml": chinese_rss("gbk").encode("gbk"),
         "gbk_undeclared.xml": chinese_rss(None).encode("gbk"),
@@ -191,6 +285,15 @@ def generated_fixtures() -> dict[str, bytes]:
         "entity_bomb.xml": entity_bomb().encode("utf-8"),
         "binary.png": png_bytes(),
         "empty.xml": b"",
+        # No byte-order mark: the first bytes ("<\0?\0", "\0\0\0<" ...) give the encoding away.
+        "utf16le_no_bom.xml": utf16_document.encode("utf-16-le"),
+        "utf16be_no_bom.xml": utf16_document.encode("utf-16-be"),
+        "utf32le_no_bom.xml": chinese_rss("utf-32").encode("utf-32-le"),
+        "utf32be_no_bom.xml": chinese_rss("utf-32").encode("utf-32-be"),
+        "utf16le_undeclared.xml": chinese_rss(None).encode("utf-16-le"),
+        "utf8_one_bad_byte.xml": utf8_with_one_bad_byte(chinese=False),
+        "utf8_chinese_one_bad_byte.xml": utf8_with_one_bad_byte(chinese=True),
+        **{name: legacy_rss(*spec) for name, spec in LEGACY_FEEDS.items()},
     }
 
 

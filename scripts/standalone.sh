@@ -19,7 +19,12 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 if [[ "${NEWS_FEEDS_FILE:-}" == *feeds.sample.yaml ]]; then
-  setsid python -m pipeline serve-samples --port "${SAMPLE_PORT:-8765}" &
+  sample_port="${SAMPLE_PORT:-8765}"
+  if [[ "$sample_port" != 8765 ]]; then
+    # the bundled list names port 8765: a copy pointed at this port
+    export NEWS_FEEDS_FILE="$(python -m pipeline serve-samples --port "$sample_port" --write-feed-list "${AIRFLOW_HOME}/../feeds.sample.${sample_port}.yaml")"
+  fi
+  setsid python -m pipeline serve-samples --port "$sample_port" &
   pids+=($!)
 fi
 

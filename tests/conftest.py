@@ -40,6 +40,9 @@ os.environ.update({
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_TEST_HOME}/airflow.db",
     "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(AIRFLOW_TEST_HOME / "logs"),
+    # Airflow writes a random one into airflow.cfg on first use; a module that imports Airflow while the
+    # tests are collected would read the configuration before that file exists.
+    "AIRFLOW__API_AUTH__JWT_SECRET": "chip-news-test-jwt-secret-not-for-production-" + "x" * 24,
 })  # fmt: skip
 # The developer's own settings must not leak into tests (NEWS_TEST_* configure the test run itself).
 for _name in [k for k in os.environ if k.startswith(("NEWS_", "SLACK_", "AIRFLOW_CONN_", "AIRFLOW_VAR_"))]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -120,6 +121,19 @@ def test_feed_health_table_states(
     assert " backoff " in lines["dead"] and "HTML page" in lines["dead"]
     assert " never " in lines["new"] and " disabled " in lines["offline"]
     assert "5 feeds, 1 ok, 2 failing, 1 never fetched, 1 disabled" in lines["5"]
+
+
+def test_serve_samples_writes_a_feed_list_for_another_port(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "feeds.yaml"
+    assert main(["serve-samples", "--port", "9123", "--write-feed-list", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    text = out.read_text(encoding="utf-8")
+    assert (
+        "http://127.0.0.1:9123/feeds/cn-finance-gbk.xml" in text
+        and "127.0.0.1:8765" not in text.split("feeds:")[1]
+    )
 
 
 def test_brief_prints_a_story_brief(

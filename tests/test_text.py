@@ -46,6 +46,7 @@ def test_clean_text_leaves_chinese_and_emoji_alone() -> None:
         ("&#8216;Trump shock&#8217; &#146;", "‘Trump shock’ ’"),
         ("  <p>腾讯投资</p><p>芯片公司</p>  ", "腾讯投资 芯片公司"),
         ("Zero\u200bwidth\u202e", "Zerowidth"),
+        ('<a href=http://x.example/">Chip news</a>', "Chip news"),
     ],
 )
 def test_clean_title(raw: str, title: str) -> None:
@@ -66,6 +67,10 @@ def test_clean_title(raw: str, title: str) -> None:
         ("<table><tr><td>1</td><td>2</td></tr></table>", "1 2"),
         ("&amp;lt;b&amp;gt; double-escaped", "&lt;b&gt; double-escaped"),
         ("x<iframe src='/a'/>y<svg><text>svg text</text></svg>z", "xyz"),
+        ('<a href=http://x.example/">unbalanced</a> quote', "unbalanced quote"),
+        ("<b title='it's'>odd</b> quotes", "odd quotes"),
+        ("<p>if <math><mi>x</mi><mo>=</mo><mn>1</mn></math> then</p>", "if x=1 then"),
+        ("<math><semantics><mi>y</mi><annotation-xml>z</annotation-xml></semantics></math>", "y"),
         ("unclosed <script>alert(1)", "unclosed"),
         ("<p>Body&nbsp;text&hellip;</p>", "Body text…"),
         ("plain text, no markup", "plain text, no markup"),

@@ -6,6 +6,7 @@ One ``Store`` object per database URL, made of per-domain parts that share its e
 - ``feed_health``: one row per feed (validators, failures, back-off);
 - ``ledger``: the alert ledger, Slack's exactly-once outbox;
 - ``registry``: trained models, their bytes, and which one is promoted;
+- ``console``: the read-only, paged queries of the console in the Airflow UI;
 - ``briefs``: story-level reads, novelty decisions, and story briefs as versioned ledger rows.
 
 The schema (``schema``) is created and upgraded only by the numbered Alembic revisions (``migrate``).
@@ -20,7 +21,17 @@ import logging
 from pipeline.store.archive import ArchiveStore, RelevantEvent, StoredClassification
 from pipeline.store.base import redact, sqlite_path, utcnow
 from pipeline.store.briefs import BriefStore
-from pipeline.store.feed_health import FeedHealth, FeedHealthStore
+from pipeline.store.console import (
+    AlertQuery,
+    ConsoleAlert,
+    ConsoleStore,
+    ConsoleStory,
+    FeedDay,
+    Keyset,
+    StoryAlert,
+    StorySource,
+)
+from pipeline.store.feed_health import FEED_RUN_RETENTION, FeedHealth, FeedHealthStore, feed_status
 from pipeline.store.ledger import FAILED, PENDING, POSTED, POSTING, AlertRecord, LedgerStore, NewAlert
 from pipeline.store.migrate import MigrationResult, head_revision
 from pipeline.store.migrate import upgrade as _upgrade
@@ -28,16 +39,25 @@ from pipeline.store.registry import ModelRecord, RegistryStore
 
 __all__ = [
     "FAILED",
+    "FEED_RUN_RETENTION",
     "PENDING",
     "POSTED",
     "POSTING",
+    "AlertQuery",
     "AlertRecord",
+    "ConsoleAlert",
+    "ConsoleStory",
+    "FeedDay",
     "FeedHealth",
+    "Keyset",
     "ModelRecord",
     "NewAlert",
     "RelevantEvent",
     "Store",
     "StoredClassification",
+    "StoryAlert",
+    "StorySource",
+    "feed_status",
     "get_store",
     "head_revision",
     "open_store",
@@ -48,7 +68,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class Store(ArchiveStore, FeedHealthStore, LedgerStore, RegistryStore, BriefStore):
+class Store(ArchiveStore, FeedHealthStore, LedgerStore, RegistryStore, ConsoleStore, BriefStore):
     """All reads and writes of the pipeline's data. Safe to share within a process."""
 
     def migrate(self) -> MigrationResult:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.models import Article, Novelty
 from pipeline.store.archive import StoredClassification, _article_from_row, _classification_from_row
@@ -118,33 +119,32 @@ class BriefStore(StoreBase):
         with self.engine.begin() as conn:
             exists = conn.execute(sa.select(c.alert_id).where(c.alert_id == row.alert_id)).first()
             if exists is None:
-                inserted = self._upsert(
-                    conn,
-                    alert_ledger,
-                    [
-                        {
-                            "alert_id": row.alert_id,
-                            "channel": row.channel,
-                            "kind": row.kind,
-                            "story_id": row.story_id,
-                            "article_id": row.article_id,
-                            "parent_alert_id": row.parent_alert_id,
-                            "model_version": row.model_version,
-                            "run_id": row.run_id,
-                            "interval_start": row.interval_start,
-                            "interval_end": row.interval_end,
-                            "payload": payload,
-                            "state": PENDING,
-                            "attempts": 0,
-                            "version": version,
-                            "created_at": now,
-                            "updated_at": now,
-                        }
-                    ],
-                    ["alert_id"],
-                    None,
+                dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+                inserted = conn.execute(
+                    dialect_insert(alert_ledger)
+                    .values(
+                        alert_id=row.alert_id,
+                        channel=row.channel,
+                        kind=row.kind,
+                        story_id=row.story_id,
+                        article_id=row.article_id,
+                        parent_alert_id=row.parent_alert_id,
+                        model_version=row.model_version,
+                        run_id=row.run_id,
+                        interval_start=row.interval_start,
+                        interval_end=row.interval_end,
+                        payload=payload,
+                        state=PENDING,
+                        attempts=0,
+                        version=version,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    .on_conflict_do_nothing(index_elements=["alert_id"])
                 )
-                if inserted:
+                # One statement, one row: its rowcount says whether this call created it (a racing run
+                # may have, in which case this version goes through the update below).
+                if inserted.rowcount == 1:
                     return CREATED
             reopen = c.state.in_([POSTED, FAILED])
             result = conn.execute(

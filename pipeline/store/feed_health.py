@@ -1,16 +1,21 @@
-"""Feed health: one row per feed with its last attempt, validators (ETag, Last-Modified) and failures."""
+"""Feed health: one row per feed with its last attempt, validators (ETag, Last-Modified) and failures,
+and its recent history (one row per fetch attempt)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from pipeline.store.base import StoreBase
-from pipeline.store.schema import feed_state
+from pipeline.store.schema import feed_days, feed_runs, feed_state
+
+# How long the history of a feed (attempts, days) is kept; its health row is kept for ever.
+FEED_RUN_RETENTION = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,20 @@ class FeedHealth:
     failure_notified: bool
     etag: str | None
     last_modified: str | None
+
+
+def feed_status(enabled: bool, health: FeedHealth | None, now: datetime) -> str:
+    """``disabled``, ``never`` (not fetched yet), ``ok``, ``failing`` (retried next run) or ``backoff``."""
+    if not enabled:
+        return "disabled"
+    if health is None or health.last_attempt_at is None:
+        return "never"
+    if health.consecutive_failures == 0:
+        return "ok"
+    # One failure waits only for the next poll; from the second in a row the wait doubles (back-off).
+    if health.consecutive_failures >= 2 and health.backoff_until and health.backoff_until > now:
+        return "backoff"
+    return "failing"
 
 
 class FeedHealthStore(StoreBase):
@@ -58,7 +77,7 @@ class FeedHealthStore(StoreBase):
         last_modified: str | None = None,
         backoff_until: datetime | None = None,
     ) -> FeedHealth:
-        """Record one fetch attempt of a feed and return its new health."""
+        """Record one fetch attempt of a feed (its health row and its history) and return its new health."""
         with self.engine.begin() as conn:
             row = conn.execute(sa.select(feed_state).where(feed_state.c.feed_id == feed_id)).first()
             prev = FeedHealth(**row._mapping) if row else None
@@ -86,7 +105,45 @@ class FeedHealthStore(StoreBase):
             if ok and url != (prev.url if prev else url):
                 values["etag"], values["last_modified"] = etag, last_modified
             self._upsert(conn, feed_state, [values], ["feed_id"], [k for k in values if k != "feed_id"])
+            attempt = {
+                "feed_id": feed_id,
+                "attempted_at": at,
+                "ok": ok,
+                "http_status": status,
+                "items": items if ok else 0,
+                "new_items": new_items,
+                "error": values["last_error"],
+            }
+            self._upsert(conn, feed_runs, [attempt], ["feed_id", "attempted_at"], list(attempt)[2:])
+            self._sum_feed_day(conn, feed_id, at)
+            oldest = at - FEED_RUN_RETENTION
+            conn.execute(
+                sa.delete(feed_runs).where(feed_runs.c.feed_id == feed_id, feed_runs.c.attempted_at < oldest)
+            )
+            conn.execute(
+                sa.delete(feed_days).where(
+                    feed_days.c.feed_id == feed_id, feed_days.c.day < oldest.astimezone(UTC).date()
+                )
+            )
         return FeedHealth(**values)
+
+    def _sum_feed_day(self, conn: Connection, feed_id: str, at: datetime) -> None:
+        """Recompute the feed's ``feed_days`` row for the UTC day of ``at`` from its attempts that day."""
+        day = at.astimezone(UTC).date()
+        start = datetime.combine(day, time(), tzinfo=UTC)
+        r = feed_runs.c
+        totals = conn.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(sa.case((r.ok.is_(False), 1), else_=0)), 0),
+                sa.func.coalesce(sa.func.sum(r["items"]), 0),  # r.items is the collection's method
+                sa.func.coalesce(sa.func.sum(r.new_items), 0),
+            ).where(r.feed_id == feed_id, r.attempted_at >= start, r.attempted_at < start + timedelta(days=1))
+        ).one()
+        row = dict(zip(("attempts", "failures", "items", "new_items"), map(int, totals), strict=True))
+        self._upsert(
+            conn, feed_days, [{"feed_id": feed_id, "day": day, **row}], ["feed_id", "day"], list(row)
+        )
 
     def set_feed_failure_notified(self, feed_id: str, notified: bool) -> None:
         with self.engine.begin() as conn:

@@ -53,6 +53,33 @@ feed_state = sa.Table(
     sa.Column("failure_notified", sa.Boolean, nullable=False, default=False),
 )
 
+# One row per fetch attempt of a feed (its history; ``feed_state`` holds only the latest), kept for
+# ``FEED_RUN_RETENTION`` days. Keyed on (feed, attempt time), so a retried task overwrites its own row.
+feed_runs = sa.Table(
+    "feed_runs",
+    metadata,
+    sa.Column("feed_id", sa.String(64), primary_key=True),
+    sa.Column("attempted_at", UTCDateTime, primary_key=True),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("http_status", sa.Integer),
+    sa.Column("items", sa.Integer, nullable=False, default=0),
+    sa.Column("new_items", sa.Integer, nullable=False, default=0),
+    sa.Column("error", sa.Text),
+)
+
+# A feed's attempts summed per UTC day, recomputed from ``feed_runs`` whenever one is recorded, so a week
+# of a feed costs seven rows to read however often it is polled.
+feed_days = sa.Table(
+    "feed_days",
+    metadata,
+    sa.Column("feed_id", sa.String(64), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("items", sa.Integer, nullable=False),
+    sa.Column("new_items", sa.Integer, nullable=False),
+)
+
 articles = sa.Table(
     "articles",
     metadata,
@@ -129,6 +156,8 @@ alert_ledger = sa.Table(
     sa.Column("sent_version", sa.Integer),
     sa.Index("ix_alert_ledger_state", "state"),
     sa.Index("ix_alert_ledger_story", "story_id", "channel"),
+    # The console pages through the ledger newest first (keyset on created_at, alert_id).
+    sa.Index("ix_alert_ledger_created", "created_at", "alert_id"),
 )
 
 model_registry = sa.Table(

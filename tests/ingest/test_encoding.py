@@ -5,7 +5,13 @@ from pathlib import Path
 import pytest
 
 from pipeline.ingest import encoding
-from pipeline.ingest.encoding import codec_for_label, decode_document, looks_like_mojibake, repair_mojibake
+from pipeline.ingest.encoding import (
+    codec_for_label,
+    decode_document,
+    looks_like_mojibake,
+    repair_mojibake,
+    sniff_xml_encoding,
+)
 
 FEEDS = Path(__file__).parents[1] / "data" / "feeds"
 CHINESE = "阿里巴巴旗下平头哥发布新一代自研芯片，腾讯投资芯片设计公司。"
@@ -39,6 +45,10 @@ def no_detector(monkeypatch: pytest.MonkeyPatch) -> None:
         ("Shift_JIS", "cp932"),
         ("UTF8", "utf-8"),
         ("koi8-r", "koi8-r"),
+        ("ISO-10646-UCS-2", "utf-16"),
+        ("csucs4", "utf-32"),
+        ("ms-hebr", "cp1255"),
+        ("euc_kr", "cp949"),  # charset-normalizer's spelling
         ("no-such-charset", None),
         ("", None),
     ],
@@ -99,6 +109,66 @@ def test_utf16_bom() -> None:
     decoded = decode_document(body)
     assert (decoded.encoding, decoded.source) == ("utf-16-le", "bom")
     assert "<title>芯片</title>" in decoded.text
+
+
+@pytest.mark.parametrize(
+    ("head", "family"),
+    [
+        # XML 1.0 appendix F, "without a byte order mark".
+        (b"\x00\x00\x00<", "utf-32-be"),
+        (b"<\x00\x00\x00", "utf-32-le"),
+        (b"\x00<\x00?", "utf-16-be"),
+        (b"<\x00?\x00", "utf-16-le"),
+        (b"\x4c\x6f\xa7\x94", "ebcdic"),
+        # Not only "<?": a document may start with its root element or with white space.
+        (b"\x00<\x00r", "utf-16-be"),
+        (b"\n\x00<\x00", "utf-16-le"),
+        (b"<?xm", None),
+        (b"<rss", None),
+        (b"\x00\x01\x02\x03", None),
+    ],
+)
+def test_sniff_xml_encoding(head: bytes, family: str | None) -> None:
+    assert sniff_xml_encoding(head + b"rest") == family
+    assert sniff_xml_encoding(head[:3]) is None  # too short to tell
+
+
+def test_ucs2_label_without_bom_is_utf16_in_the_byte_order_of_the_bytes(no_detector: None) -> None:
+    text = f'<?xml version="1.0" encoding="ISO-10646-UCS-2"?><rss><channel><title>{CHINESE}</title></channel></rss>'
+    decoded = decode_document(text.encode("utf-16-be"))
+    assert (decoded.encoding, decoded.source) == ("utf-16-be", "xml-declaration")
+    assert decoded.text == text
+
+
+@pytest.mark.parametrize("codec", ["cp037", "cp500", "cp1140"])
+def test_ebcdic_document_is_read_in_the_code_page_it_declares(codec: str, no_detector: None) -> None:
+    text = (
+        f'<?xml version="1.0" encoding="{codec}"?><rss><channel><title>Ø [Zürich] ¬</title></channel></rss>'
+    )
+    decoded = decode_document(text.encode(codec))
+    assert (decoded.encoding, decoded.source) == (codec, "xml-declaration")
+    assert decoded.text == text
+
+
+def test_gbk_bytes_declared_utf8_are_still_read_as_gbk() -> None:
+    body = f'<?xml version="1.0" encoding="utf-8"?><rss><channel><title>{CHINESE}</title></channel></rss>'
+    decoded = decode_document(body.encode("gbk"))
+    assert decoded.encoding == "gb18030"
+    assert CHINESE in decoded.text
+
+
+@pytest.mark.parametrize(
+    "declaration", ['<?xml version="1.0" encoding="UTF-8"?>', "", '<?xml version="1.0"?>']
+)
+def test_utf8_with_a_cut_character_keeps_the_rest(declaration: str, no_detector: None) -> None:
+    # No declaration means UTF-8 in XML. "态" loses its last byte; everything else must come through.
+    body = f"{declaration}<rss><title>{CHINESE}</title><p>芯片行业动态</p></rss>".encode().replace(
+        "态".encode(), "态".encode()[:2]
+    )
+    decoded = decode_document(body)
+    assert decoded.encoding == "utf-8"
+    assert decoded.replaced == 1
+    assert decoded.text == f"{declaration}<rss><title>{CHINESE}</title><p>芯片行业动\ufffd</p></rss>"
 
 
 def test_http_header_used_when_the_document_declares_nothing(no_detector: None) -> None:

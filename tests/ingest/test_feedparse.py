@@ -29,8 +29,11 @@ CORPUS = regen_feed_golden.corpus_dir()
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-def parse(name: str, headers: dict[str, str] | None = None, language: str = "zh") -> ParsedFeed:
-    return parse_feed((FEEDS / name).read_bytes(), headers or {}, url=URL, language=language, feed_id="t")
+def parse(
+    name: str, headers: dict[str, str] | None = None, language: str = "zh", *, fast_path: bool = True
+) -> ParsedFeed:
+    body = (FEEDS / name).read_bytes()
+    return parse_feed(body, headers or {}, url=URL, language=language, feed_id="t", fast_path=fast_path)
 
 
 # --- encodings --------------------------------------------------------------------------------------
@@ -73,6 +76,107 @@ def test_gb2312_label_with_characters_outside_gb2312() -> None:
     feed = parse("gb2312_label_gb18030.xml")
     assert feed.encoding == "gb18030"
     assert [e.title for e in feed.entries] == ["朱镕基谈半导体产业", "王堃：陶喆与龚䶮的芯片故事 🚀"]
+
+
+# UTF-16 and UTF-32 without a byte-order mark: the first bytes give the encoding away (XML appendix F).
+@pytest.mark.parametrize(
+    ("name", "headers", "encoding"),
+    [
+        ("utf16le_no_bom.xml", {}, "utf-16-le"),
+        ("utf16be_no_bom.xml", {}, "utf-16-be"),
+        ("utf32le_no_bom.xml", {}, "utf-32-le"),
+        ("utf32be_no_bom.xml", {}, "utf-32-be"),
+        ("utf16le_undeclared.xml", {"Content-Type": "application/rss+xml; charset=utf-16le"}, "utf-16-le"),
+        ("utf16le_undeclared.xml", {}, "utf-16-le"),
+    ],
+)
+def test_utf16_and_utf32_without_bom(name: str, headers: dict[str, str], encoding: str) -> None:
+    feed = parse(name, headers)
+    assert feed.encoding == encoding
+    assert [e.title for e in feed.entries] == CHINESE_TITLES
+    assert feed.title == "科技新闻"
+    assert feed.entries[0].summary == "阿里巴巴旗下平头哥发布新一代自研芯片。芯片行业动态。"
+
+
+def test_utf16_header_is_the_declaration_when_the_document_has_none() -> None:
+    headers = {"Content-Type": "application/rss+xml; charset=utf-16le"}
+    assert parse("utf16le_undeclared.xml", headers).warnings == ()
+    assert any("detected as utf-16-le" in w for w in parse("utf16le_undeclared.xml").warnings)
+
+
+@pytest.mark.parametrize(
+    ("name", "titles", "summary"),
+    [
+        (
+            "utf8_one_bad_byte.xml",
+            ["It’s “here”: a chip of its own", "Cloud group backs a chip start-up"],
+            "Price: 5 \ufffd units",  # the stray Latin-1 byte, and only it
+        ),
+        (
+            "utf8_chinese_one_bad_byte.xml",
+            ["华为发布新芯片", "小米投资芯片公司"],
+            "发布会上公布了价格\ufffd态",
+        ),
+    ],
+)
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_one_invalid_byte_in_declared_utf8_is_replaced_not_reguessed(
+    name: str, titles: list[str], summary: str, language: str
+) -> None:
+    feed = parse(name, language=language)
+    assert feed.encoding == "utf-8"
+    assert [e.title for e in feed.entries] == titles
+    assert feed.entries[0].summary == summary
+    assert "replaced 1 invalid UTF-8 byte sequence(s) with U+FFFD" in feed.warnings
+
+
+# Undeclared legacy encodings: the feeds are our own sentences written in those encodings; what must come
+# back is the text that was encoded (scripts/regen_feed_golden.py LEGACY_FEEDS).
+@pytest.mark.parametrize("name", sorted(regen_feed_golden.LEGACY_FEEDS))
+@pytest.mark.parametrize("language", ["en", "zh"])  # a Chinese feed may prefer GB18030, not force it
+def test_undeclared_legacy_encodings(name: str, language: str) -> None:
+    codec, channel, titles = regen_feed_golden.LEGACY_FEEDS[name]
+    body = (FEEDS / name).read_bytes()
+    feed = parse(name, language=language)
+    # Whatever codec name was chosen, it must read these bytes exactly as the encoding they were written in.
+    assert body.decode(feed.encoding) == body.decode(codec)
+    assert feed.title == channel
+    assert [e.title for e in feed.entries] == list(titles)
+    description = regen_feed_golden.LEGACY_DESCRIPTION[codec].format(title=titles[-1])
+    assert feed.entries[-1].summary == description
+    assert not any("\ufffd" in e.title + e.summary for e in feed.entries)
+
+
+def test_undeclared_gbk_is_gb18030_for_chinese_and_english_feeds() -> None:
+    for language in ("zh", "en"):
+        feed = parse("gbk_undeclared.xml", language=language)
+        assert feed.encoding == "gb18030"
+        assert [e.title for e in feed.entries] == CHINESE_TITLES
+
+
+def test_html_doctype_in_front_of_rss_is_a_feed() -> None:
+    feed = parse("html_doctype_rss.xml", language="en")
+    assert feed.title == "Doctype in front"
+    assert [(e.title, e.url, e.guid) for e in feed.entries] == [
+        ("Chip group opens a design centre", "https://doctype.example/news/1", "doctype-1")
+    ]
+    assert feed.entries[0].published == datetime(2025, 9, 16, 7, 0, tzinfo=UTC)
+
+
+def test_tags_with_unbalanced_quotes_are_removed_from_titles_and_summaries() -> None:
+    feed = parse("unbalanced_quote.xml", language="en")
+    assert [(e.title, e.summary) for e in feed.entries] == [
+        ("Search giant tapes out its fifth TPU", "Details in the report and the appendix."),
+        ("Retailer invests in a RISC-V start-up", "Full story inside."),
+    ]
+
+
+def test_mathml_text_is_kept_in_summaries() -> None:
+    feed = parse("mathml_summary.xml", language="en")
+    assert [e.summary for e in feed.entries] == [
+        "Yield falls as e-DA for die area A.",  # the TeX annotation is not read twice
+        "Peak rate is 2×64 operations per cycle.",
+    ]
 
 
 # --- hostile documents ------------------------------------------------------------------------------
@@ -141,6 +245,8 @@ def test_not_a_feed(name: str, reason: str) -> None:
         (b"   \n\t ", "empty document"),
         (b"<html><body><p>Hello</p></body></html>", "HTML page"),
         (b"<!doctype html><title>x</title>", "HTML page"),
+        (b"<!DOCTYPE html>\n<html><body><rss>x</rss></body></html>", "HTML page"),
+        (b"<!DOCTYPE html>just text", "HTML page"),
         (b"\n\n<head><title>x</title></head>", "HTML page"),
         (b'[{"title": "x"}]', "JSON document"),
         (b"\x1f\x8b\x08\x00\x00\x00\x00\x00", "gzip-compressed data"),
@@ -160,6 +266,18 @@ def test_empty_channel_is_a_feed_with_no_entries() -> None:
     assert feed.entries == ()
     assert feed.title == "Quiet feed"
     assert feed.warnings == ()
+
+
+def test_cdf_channel_that_feedparser_reads_is_a_feed() -> None:
+    # Microsoft's CDF: a <CHANNEL> feedparser parses cleanly without naming a version.
+    feed = parse_feed(
+        b'<CHANNEL HREF="https://cdf.example/"><TITLE>CDF</TITLE></CHANNEL>', {}, url=URL, language="en"
+    )
+    assert (feed.title, feed.entries) == ("CDF", ())
+    with pytest.raises(FeedParseError, match="no RSS/Atom/RDF channel or items found"):
+        parse_feed(
+            b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>', {}, url=URL, language="en"
+        )
 
 
 def test_bozo_feed_with_entries_is_kept_with_a_warning() -> None:
@@ -301,7 +419,7 @@ def test_feedparser_gets_a_stream_never_a_url_or_path(monkeypatch: pytest.Monkey
         parse_feed(b"http://127.0.0.1:9/feed.xml", {}, url=URL, language="en")
     with pytest.raises(FeedParseError):
         parse_feed(b"/etc/passwd", {}, url=URL, language="en")
-    parse("gbk_declared.xml")
+    parse("gbk_declared.xml", fast_path=False)
     assert len(calls) == 1
     assert isinstance(calls[0]["source"], io.BytesIO)
     assert calls[0]["response_headers"]["content-type"] == "application/xml; charset=utf-8"
@@ -318,7 +436,7 @@ def test_feedparser_crash_becomes_feed_parse_error(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(feedparser, "parse", boom)
     with pytest.raises(FeedParseError, match="feedparser failed: RuntimeError") as info:
-        parse("gbk_declared.xml")
+        parse("gbk_declared.xml", fast_path=False)
     assert isinstance(info.value.__cause__, RuntimeError)
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
+
 from pipeline.models import Amount, Article, Classification, Extraction
-from pipeline.store import Store
+from pipeline.store import NewAlert, Store
+from pipeline.store.schema import alert_ledger
 
 T0 = datetime(2025, 9, 15, 8, 0, tzinfo=UTC)
 
@@ -45,20 +48,23 @@ def add_classified(
     chips: tuple[str, ...] = ("Hanguang 800",),
     relevant: bool = True,
     score: float = 0.91,
+    language: str = "en",
+    url: str | None = None,
 ) -> str:
-    """Archive one English article of ``story`` published at ``at`` and store its classification."""
+    """Archive one article (English unless ``language``) of ``story`` published at ``at`` and store its
+    classification."""
     feed = source.lower().replace(" ", "-")
     store.upsert_articles(
         [
             Article(
                 article_id=article_id,
                 feed_id=feed,
-                url=f"https://{source.lower().replace(' ', '')}.example/{article_id}",
+                url=url or f"https://{source.lower().replace(' ', '')}.example/{article_id}",
                 canonical_url=None,
                 guid=article_id,
                 title=title or f"{companies[0]} chip news from {source} ({article_id})",
                 summary=summary,
-                language="en",
+                language=language,
                 first_seen_at=at,
                 event_at=at,
                 published_at=at,
@@ -81,3 +87,25 @@ def add_classified(
         ]
     )
     return article_id
+
+
+def add_alert(
+    store: Store,
+    alert_id: str,
+    *,
+    at: datetime,
+    channel: str = "#chip-alerts",
+    kind: str = "story",
+    story_id: str | None = None,
+    article_id: str | None = None,
+    **values: object,
+) -> None:
+    """A ledger row created at ``at``, with other columns (state, posted_at, permalink, error ...) set as
+    given: the ledger stamps its rows with the wall clock, tests need fixed times."""
+    store.ensure_alerts(
+        [NewAlert(alert_id, channel, kind, story_id=story_id, article_id=article_id, model_version="m1")]
+    )
+    with store.begin() as conn:
+        conn.execute(
+            sa.update(alert_ledger).where(alert_ledger.c.alert_id == alert_id).values(created_at=at, **values)
+        )

@@ -4,7 +4,7 @@ in place, version by version) and ``story_novelty`` (new / follow-up / rehash, d
 Existing rows keep every value; their new columns are NULL (no brief).
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-04
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
