@@ -388,13 +388,16 @@ def _plan_briefs(
     namespace's channels; return how many rows were created or given a newer version."""
     changed = 0
     for brief in briefs:
+        # parent alert id -> (its channel, the model version that alerted the story)
         stories = {
-            r.alert_id: r.channel
+            r.alert_id: (r.channel, r.model_version)
             for r in store.alerts(story_id=brief.story_id, kinds=[STORY])
             if in_namespace(r.channel, namespace)
         }
-        stories.update((r.alert_id, r.channel) for r in parents if r.story_id == brief.story_id)
-        for parent_id, channel in sorted(stories.items()):
+        stories.update(
+            (r.alert_id, (r.channel, r.model_version)) for r in parents if r.story_id == brief.story_id
+        )
+        for parent_id, (channel, model_version) in sorted(stories.items()):
             aid = alert_id(BRIEF, brief.story_id, channel)
             payload = {
                 "message": brief_message(brief, display_tz=settings.display_tz, alert_id=aid),
@@ -412,6 +415,7 @@ def _plan_briefs(
                 story_id=brief.story_id,
                 parent_alert_id=parent_id,
                 payload=payload,
+                model_version=model_version,
                 run_id=run.run_id,
                 interval_start=run.window_start,
                 interval_end=run.window_end,

@@ -154,6 +154,7 @@ class BriefStore(StoreBase):
                     payload=payload,
                     version=version,
                     run_id=row.run_id,
+                    model_version=row.model_version,
                     updated_at=now,
                     state=sa.case((reopen, PENDING), else_=c.state),
                     error=sa.case((reopen, None), else_=c.error),

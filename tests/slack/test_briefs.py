@@ -117,6 +117,7 @@ def test_a_brief_is_posted_once_and_edited_in_place_as_sources_arrive(
     assert len(slack.updates) == 2 and len(brief_messages(slack)) == 1
     [row] = store.alerts(kinds=["brief"])
     assert row.state == POSTED and row.ts == brief["ts"] and store.brief_versions(row.alert_id) == (4, 4)
+    assert row.model_version == "m1"  # the model that alerted the story, as its parent says
 
 
 def test_a_lost_connection_never_posts_a_brief_twice(
