@@ -1,8 +1,9 @@
 """
 ### daily_digest
 
-A morning summary per Slack channel: alert counts by company and event type for the last day and week,
-the top stories, and a chart. Schedule `NEWS_DIGEST_SCHEDULE` (default 08:00) in `NEWS_DISPLAY_TZ`.
+A morning summary per Slack channel, in the analysts' register: the day's stories grouped by company, each
+with its core viewpoint and the number of sources cited, what changed since the day before, the rehashes
+held back, counts by event type, and a chart. Schedule `NEWS_DIGEST_SCHEDULE` (default 08:00) in `NEWS_DISPLAY_TZ`.
 Without a Slack token the digest goes to the dry-run file like every alert.
 """
 
@@ -36,14 +37,13 @@ def daily_digest() -> None:
         """Build and post (or dry-run) the digest for every channel that had alerts."""
         from chip_news_airflow.hooks import slack_poster
         from chip_news_airflow.runtime import task_settings
+        from pipeline.cycle import post_daily_digest
         from pipeline.runs import as_utc
-        from pipeline.slack.digest import send_daily_digest
-        from pipeline.store import get_store
 
         now = as_utc(getattr(dag_run, "run_after", None) or pendulum.now("UTC"))
         assert now is not None
         settings = task_settings()
-        return send_daily_digest(get_store(settings.db_url), settings, slack_poster(settings), now=now)
+        return post_daily_digest(settings, slack_poster(settings), now=now)
 
     send_digest()
 

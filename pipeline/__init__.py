@@ -16,12 +16,15 @@ kernel
 ``store/``        every SQL statement (SQLAlchemy Core; SQLite or PostgreSQL)
     ``schema`` (tables at head), ``migrate`` + ``migrations/`` (Alembic revisions, under a lock),
     ``archive`` (articles, classifications), ``feed_health``, ``ledger`` (Slack outbox),
-    ``registry`` (models and their bytes); ``Store``/``get_store`` combine them
+    ``registry`` (models and their bytes), ``briefs`` (story reads, novelty decisions, brief versions);
+    ``Store``/``get_store`` combine them
 ``ingest/``       feeds and pages into the archive (uses config, store)
     ``http`` (the one HTTP client), ``netguard`` (SSRF guard), ``encoding``, ``feedparse`` (the adapter
     around feedparser), ``pages`` (article main text), ``dates``, ``urls``, ``ingester``
 ``analysis/``     pure functions over article text (uses config)
-    ``extract`` (companies, chips, counterparties, amounts), ``summarize``, ``stories`` (grouping)
+    ``extract`` (companies, chips, counterparties, amounts), ``sentences`` (the one splitter),
+    ``summarize``, ``stories`` (grouping), ``brief_groups`` (the sentence-group classifier), ``brief``
+    (story briefs), ``brief_eval`` (the core-viewpoint rule against references), ``novelty``
 ``model/``        the classifier (uses config, analysis, store)
     ``features``, ``rules`` (the labelling guide's hard rules), ``estimator``, ``classifier``,
     ``registry`` (promoted model from the store, cached locally), ``dataset``, ``training``,

@@ -1,6 +1,6 @@
 """``python -m pipeline``: the same functions the DAGs run, from a shell.
 
-Commands: run, classify, train, evaluate, feeds, articles, models, feedback, replay, migrate, digest,
+Commands: run, classify, train, evaluate, feeds, articles, models, feedback, replay, migrate, digest, brief,
 serve-samples.
 """
 
@@ -512,13 +512,35 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.cycle import post_daily_digest
     from pipeline.slack.client import make_poster
-    from pipeline.slack.digest import send_daily_digest
 
     if args.dry_run:
         settings = settings.with_slack(None, None)
-    result = send_daily_digest(_store(settings), settings, make_poster(settings), now=datetime.now(UTC))
+    result = post_daily_digest(settings, make_poster(settings), now=datetime.now(UTC))
     print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+def cmd_brief(args: argparse.Namespace, settings: Settings) -> int:
+    import dataclasses
+
+    from pipeline.analysis.brief import brief_eligible
+    from pipeline.cycle import story_briefs
+    from pipeline.slack.blocks import brief_message, render_preview
+
+    briefs = story_briefs(settings, [args.story_id], eligible_only=False)
+    if not briefs:
+        print(f"brief: story {args.story_id} has no relevant, unmuted articles", file=sys.stderr)
+        return 1
+    brief = briefs[0]
+    if args.json:
+        print(json.dumps(dataclasses.asdict(brief), ensure_ascii=False, indent=2, default=str))
+        return 0
+    print(render_preview(brief_message(brief, display_tz=settings.display_tz, alert_id="(preview)")))
+    items = _store(settings).story_items([args.story_id]).get(args.story_id, [])
+    if not brief_eligible([a for a, _ in items]):
+        print("\n(not posted to Slack: a brief needs two sources, or one with its article page fetched)")
     return 0
 
 
@@ -708,6 +730,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="write payloads to NEWS_DRY_RUN_FILE even with a token"
     )
     p.set_defaults(func=cmd_digest)
+
+    p = sub.add_parser("brief", help="print a story's brief (core viewpoint, grouped points, sources)")
+    p.add_argument("story_id", help="the story id (see `articles`)")
+    p.add_argument("--json", action="store_true", help="the brief as JSON instead of its Slack preview")
+    p.set_defaults(func=cmd_brief)
 
     p = sub.add_parser("serve-samples", help="serve the bundled sample feeds on loopback (for the demo)")
     p.add_argument("--host", default="127.0.0.1")

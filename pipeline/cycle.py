@@ -21,11 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.config.feeds import load_feeds, shard_feeds
 from pipeline.errors import ConfigError
-from pipeline.models import FeedSpec, RunInfo
+from pipeline.models import FOLLOW_UP, NEW, REHASH, Article, Brief, FeedSpec, Novelty, RunInfo
 from pipeline.settings import Settings
-from pipeline.store import Store, get_store
+from pipeline.store import Store, StoredClassification, get_store
 
 if TYPE_CHECKING:
+    from pipeline.analysis.novelty import StoryItem
+    from pipeline.config.routing import Routing
     from pipeline.model.classifier import NewsClassifier
     from pipeline.slack.client import SlackPoster
 
@@ -210,6 +212,8 @@ def alert_articles(
     """Alert Slack (or the dry-run file) about relevant articles; exactly once per alert id.
 
     ``poster`` is how to reach Slack (in Airflow: from the connection); default: from the settings' token.
+    Before planning, the novelty of the run's stories is decided (and recorded), and the brief of every
+    story the run touched is assembled; the alerts carry the stamp, the briefs go into the threads.
     """
     from pipeline.slack.alerts import send_alerts
     from pipeline.slack.client import make_poster
@@ -217,7 +221,20 @@ def alert_articles(
 
     store = get_store(settings.db_url)
     poster = poster or make_poster(settings)
-    report = send_alerts(store, settings, article_ids=relevant_ids, run=run, poster=poster)
+    now = _now()
+    stories = sorted({a.story_id for a in store.get_articles(relevant_ids) if a.story_id})
+    novelty = assess_novelty(settings, stories, now=now)
+    briefs = story_briefs(settings, stories)
+    report = send_alerts(
+        store,
+        settings,
+        article_ids=relevant_ids,
+        run=run,
+        poster=poster,
+        now=now,
+        novelty=novelty,
+        briefs=briefs,
+    )
     try:
         notices = report_feed_health(store, settings, poster)
     except Exception:  # a health notice must never hide the alert result
@@ -242,10 +259,136 @@ def alert_articles(
         "pending": report.pending,
         "failed": report.failed,
         "muted": report.muted,
+        "rehashes": report.rehashes,
+        "briefs": report.briefs,
+        "briefs_edited": report.briefs_edited,
         "channels": dict(report.channels),
         "health_notices": notices,
         "dry_run": bool(poster.namespace) or run.dry_run,
     }
+
+
+# --- stories: novelty and briefs ------------------------------------------------------------------------
+
+
+def _unmuted(
+    routing: Routing, items: Sequence[tuple[Article, StoredClassification]]
+) -> list[tuple[Article, StoredClassification]]:
+    return [
+        (a, c)
+        for a, c in items
+        if not routing.mute_reason(
+            companies=c.companies, feed_id=a.feed_id, source_name=a.source_name, title=a.title
+        )
+    ]
+
+
+def _story_item(article: Article, cls: StoredClassification) -> StoryItem:
+    from pipeline.analysis.novelty import StoryItem
+
+    amount = cls.amount
+    return StoryItem(
+        article_id=article.article_id,
+        source=article.source_name or article.feed_id,
+        published_at=article.published_at or article.event_at,
+        title=article.title,
+        text="\n".join(p for p in (article.title, article.summary, (article.body or "")[:4000]) if p),
+        companies=cls.companies,
+        event_type=cls.event_type,
+        chips=cls.chips,
+        counterparties=cls.counterparties,
+        amount=f"{amount.value:g} {amount.currency}" if amount else None,
+    )
+
+
+def assess_novelty(settings: Settings, story_ids: Sequence[str], *, now: datetime) -> dict[str, Novelty]:
+    """The novelty of each story (new / follow-up / rehash), decided for stories not alerted yet and
+    recorded; a story's decision is final once it is new or a follow-up (a rehash is looked at again when
+    more sources arrive)."""
+    from pipeline.analysis.novelty import StoryDigest, decide_novelty
+
+    if not story_ids:
+        return {}
+    store = get_store(settings.db_url)
+    known = store.get_novelty(story_ids)
+    alerted = store.alerted_story_ids(story_ids)
+    undecided = [s for s in story_ids if s not in alerted and (s not in known or known[s].tag == REHASH)]
+    items = store.story_items(undecided)
+    digests = {
+        s: StoryDigest.of(s, [_story_item(a, c) for a, c in rows]) for s, rows in items.items() if rows
+    }
+    decisions: list[Novelty] = []
+    if digests:
+        window = timedelta(days=settings.followup_days)
+        since = min(d.first_published_at for d in digests.values()) - window
+        pool: dict[str, list[StoryItem]] = {}
+        for article, cls in store.list_articles(since=since, relevant_only=True):
+            if cls is not None and article.story_id and article.story_id not in digests and not cls.error:
+                pool.setdefault(article.story_id, []).append(_story_item(article, cls))
+        earlier_ids = set(store.alerted_story_ids(list(pool)))
+        earlier_ids |= {s for s, n in store.get_novelty(list(pool)).items() if n.tag in (NEW, FOLLOW_UP)}
+        earlier = [StoryDigest.of(s, rows) for s, rows in pool.items() if s in earlier_ids]
+        for story_id in sorted(digests):
+            decision = decide_novelty(digests[story_id], earlier, window=window)
+            decisions.append(decision)
+            log.info(
+                "story %s is %s%s%s",
+                story_id,
+                decision.tag,
+                f" of {decision.earlier_story_id}" if decision.earlier_story_id else "",
+                f" ({decision.reason})" if decision.reason else "",
+            )
+        store.save_novelty(decisions, at=now)
+    result = {s: n for s, n in known.items() if s in alerted or n.tag != REHASH}
+    result.update((n.story_id, n) for n in decisions)
+    return result
+
+
+def story_briefs(settings: Settings, story_ids: Sequence[str], *, eligible_only: bool = True) -> list[Brief]:
+    """The current brief of each story (its relevant, unmuted articles; only stories with two sources or
+    a fetched article body unless ``eligible_only`` is off)."""
+    from pipeline.analysis.brief import brief_eligible, build_brief, story_facts
+    from pipeline.analysis.brief_groups import default_grouper
+    from pipeline.config.routing import routing_for
+    from pipeline.config.watchlist import watchlist_for
+
+    if not story_ids:
+        return []
+    store = get_store(settings.db_url)
+    watchlist = watchlist_for(settings)
+    routing = routing_for(settings, watchlist=watchlist)
+    briefs: list[Brief] = []
+    for story_id, items in sorted(store.story_items(story_ids).items()):
+        rows = _unmuted(routing, items)
+        articles = [a for a, _ in rows]
+        if not articles or (eligible_only and not brief_eligible(articles)):
+            continue
+        classes = [c for _, c in rows]
+        events = [c.event_type for c in classes if c.event_type]
+        facts = story_facts(
+            story_id,
+            companies=list(dict.fromkeys(n for c in classes for n in c.companies)),
+            event_type=max(set(events), key=events.count) if events else None,
+            chips=list(dict.fromkeys(n for c in classes for n in c.chips)),
+            counterparties=list(dict.fromkeys(n for c in classes for n in c.counterparties)),
+            watchlist=watchlist,
+        )
+        briefs.append(build_brief(articles, facts, grouper=default_grouper()))
+    return briefs
+
+
+def post_daily_digest(settings: Settings, poster: SlackPoster, *, now: datetime) -> dict[str, Any]:
+    """The daily digest, with the core viewpoint of every story of the last two days."""
+    from pipeline.slack.digest import send_daily_digest
+
+    store = get_store(settings.db_url)
+    recent = store.list_articles(since=now - timedelta(days=2), relevant_only=True)
+    stories = sorted({a.story_id for a, c in recent if a.story_id and c is not None})
+    viewpoints = {
+        b.story_id: (b.core.text if b.core else b.headline, len(b.cited) or len(b.sources))
+        for b in story_briefs(settings, stories, eligible_only=False)
+    }
+    return send_daily_digest(store, settings, poster, now=now, viewpoints=viewpoints)
 
 
 def run_once(

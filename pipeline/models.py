@@ -300,3 +300,89 @@ def _majority(values: Sequence[str]) -> str | None:
     if not ranked or (len(ranked) > 1 and ranked[0][1] == ranked[1][1]):
         return None
     return ranked[0][0]
+
+
+# --- story briefs and novelty -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BriefSource:
+    """A numbered source of a brief: ``[number]`` in the points refers to it."""
+
+    number: int
+    article_id: str
+    outlet: str
+    url: str | None
+    published_at: datetime | None
+    language: str
+    full_text: bool = False
+
+
+@dataclass(frozen=True)
+class BriefPoint:
+    """One statement of a brief: a sentence (or clean clause) of a source, in its own language, with the
+    numbers of every source that makes it."""
+
+    text: str
+    citations: tuple[int, ...]
+    language: str
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class BriefGroup:
+    """The points of one group (``pipeline.analysis.brief_groups.GROUPS``), best first."""
+
+    key: str
+    points: tuple[BriefPoint, ...]
+
+
+@dataclass(frozen=True)
+class Brief:
+    """A story brief in the analysts' register: core viewpoint, grouped points, numbered sources.
+
+    ``language`` is the story's main language (``zh`` or ``en``: group labels follow it); ``version`` grows
+    with the sources (it is their number), so a later brief of a story replaces an earlier one.
+    """
+
+    story_id: str
+    language: str
+    headline: str
+    core: BriefPoint | None
+    groups: tuple[BriefGroup, ...]
+    sources: tuple[BriefSource, ...]
+
+    @property
+    def version(self) -> int:
+        return len(self.sources)
+
+    @property
+    def points(self) -> int:
+        return sum(len(g.points) for g in self.groups) + (1 if self.core else 0)
+
+    @property
+    def cited(self) -> tuple[int, ...]:
+        """The source numbers that at least one point cites, in order."""
+        numbers = {n for g in self.groups for p in g.points for n in p.citations}
+        if self.core:
+            numbers.update(self.core.citations)
+        return tuple(sorted(numbers))
+
+
+NEW, FOLLOW_UP, REHASH = "new", "follow-up", "rehash"
+# The novelty tags of an alert: a new story, a follow-up of an earlier one, or a rehash (not posted).
+NOVELTY_TAGS: tuple[str, ...] = (NEW, FOLLOW_UP, REHASH)
+
+
+@dataclass(frozen=True)
+class Novelty:
+    """Whether a story is new, a follow-up of an earlier story or a rehash of it, and who reported it first."""
+
+    story_id: str
+    tag: str
+    first_article_id: str
+    first_source: str
+    first_published_at: datetime
+    earlier_story_id: str | None = None
+    earlier_headline: str | None = None
+    reason: str = ""

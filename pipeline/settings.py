@@ -196,6 +196,9 @@ SETTINGS: tuple[Setting, ...] = (
             _positive),
     Setting("NEWS_FEED_FAILURE_THRESHOLD", "feed_failure_threshold", "3",
             "Consecutive failures before a feed is reported to the ops channel.", _positive),
+    Setting("NEWS_FOLLOWUP_DAYS", "followup_days", "14",
+            "How far back a new story looks for the earlier story it follows up (same company and event type, "
+            "a shared chip or counterparty) or rehashes.", _positive),
     Setting("NEWS_USER_AGENT", "user_agent", "chip-news-monitor/0.1 (+https://github.com/chip-news/monitor)",
             "User-Agent sent with every request."),
     Setting("NEWS_FEEDBACK_FILE", "feedback_file", "config/feedback.yaml",
@@ -248,6 +251,7 @@ class Settings:
     late_window_hours: int
     digest_threshold: int
     feed_failure_threshold: int
+    followup_days: int
     user_agent: str
     feedback_file: Path
     feedback_schedule: str

@@ -6,7 +6,9 @@ and a preview of each is printed here. With SLACK_BOT_TOKEN and NEWS_SLACK_CHANN
 
 The run is a manual run over the sample "day" (2025-09-15 UTC). The samples' items of 2025-09-14
 06:00-08:00 UTC are archived but not processed: backfill those intervals from the UI (`make up`) to see
-the backfill message.
+the backfill message. Stories with two sources or more get a brief in their thread (the five-source
+Alibaba story among them); every alert's context line carries its novelty stamp. The minutes to the
+alert count from the sample day's publish times to now: the demo replays a past day.
 """
 
 from __future__ import annotations
@@ -96,8 +98,12 @@ def main() -> int:
             else []
         )
         posts = [json.loads(line) for line in lines if line.strip()]
-        messages = [p for p in posts if p.get("method") == "chat.postMessage"]
-        print(f"=== {len(messages)} Slack message(s) written to {settings.dry_run_file} (dry run) ===\n")
+        messages = [p for p in posts if p.get("method") in ("chat.postMessage", "chat.update")]
+        edits = sum(1 for p in messages if p["method"] == "chat.update")
+        print(
+            f"=== {len(messages) - edits} Slack message(s) and {edits} edit(s) written to "
+            f"{settings.dry_run_file} (dry run) ===\n"
+        )
         for post in messages:
             print(render_preview(post.get("payload", {})))
             print()

@@ -23,6 +23,7 @@ COMMANDS = [
     "replay",
     "migrate",
     "digest",
+    "brief",
     "serve-samples",
 ]
 
@@ -218,3 +219,39 @@ def test_feedback_add_list_and_export(
     assert "exported 1 labelled items at feedback version 3" in capsys.readouterr().err
     assert main(["feedback", "export", "--output", str(export), "--version", "2"]) == 0
     assert export.read_text() == ""  # at version 2 the article was disputed: nothing to train on
+
+
+def test_brief_prints_a_story_brief(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from support.articles import T0, add_classified
+
+    from pipeline.store import open_store
+
+    monkeypatch.setenv("NEWS_DB_URL", f"sqlite:///{tmp_path}/cli.db")
+    monkeypatch.setenv("NEWS_DISPLAY_TZ", "UTC")
+    store = open_store(f"sqlite:///{tmp_path}/cli.db")
+    add_classified(
+        store, "a1", at=T0, story="s1", source="Example Daily", chips=(),
+        summary="Alibaba's chip unit T-Head is testing a new AI inference chip. "
+        "Unlike its earlier AI processors, the new chip is made by a Chinese manufacturer.",
+    )  # fmt: skip
+    assert main(["brief", "s1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Brief: Alibaba chip news from Example Daily (a1)")
+    assert "Core viewpoint\nAlibaba's chip unit T-Head is testing a new AI inference chip. [1]" in out
+    assert "[1] Example Daily · 2025-09-15 08:00 · https://exampledaily.example/a1" in out
+    assert "not posted to Slack: a brief needs two sources" in out  # one source, summary only
+
+    add_classified(
+        store, "a2", at=T0 + timedelta(minutes=5), story="s1", source="Other Wire", chips=(),
+        summary="Unlike Alibaba's earlier AI processors, the new chip is made by a Chinese manufacturer.",
+    )  # fmt: skip
+    assert main(["brief", "s1", "--json"]) == 0
+    brief = json.loads(capsys.readouterr().out)
+    assert [s["outlet"] for s in brief["sources"]] == ["Example Daily", "Other Wire"]
+    assert [p["citations"] for g in brief["groups"] for p in g["points"]] == [[1, 2]]
+    assert main(["brief", "no-such-story"]) == 1
+    assert "has no relevant, unmuted articles" in capsys.readouterr().err

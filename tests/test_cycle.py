@@ -94,7 +94,7 @@ def test_run_once_on_the_sample_day_alerts_only_relevant_stories(
         demo = EXPECTED["windows"]["demo"]
         window = (datetime.fromisoformat(demo["start"]), datetime.fromisoformat(demo["end"]))
         result = run_once(settings, window=window)
-        assert result["fetch"]["failed"] == 0 and result["fetch"]["new_items"] == 39
+        assert result["fetch"]["failed"] == 0 and result["fetch"]["new_items"] == 42
         # (one sample item repeats another's URL under tracking parameters: they are one article)
         relevant = {a.canonical_url for a, _ in get_store(settings.db_url).list_articles(relevant_only=True)}
         expected = {
@@ -104,6 +104,49 @@ def test_run_once_on_the_sample_day_alerts_only_relevant_stories(
         # dry run: the payloads went to the dry-run file, and running again writes nothing new
         lines = settings.dry_run_file.read_text(encoding="utf-8").splitlines()
         assert lines and all(json.loads(line)["method"] == "chat.postMessage" for line in lines)
+        # the five-source story has one brief citing all five; every story's novelty was decided
+        store = get_store(settings.db_url)
+        story = {a.story_id for a, _ in store.list_articles(relevant_only=True) if "t-head" in (a.url or "")}
+        assert len(story) == 1, "the five reports are one story"
+        briefs = [json.loads(x)["payload"] for x in lines if '"alert_id": "brief-' in x]
+        [brief] = [b for b in briefs if "kx-702209" in json.dumps(b)]
+        assert "[5]" in json.dumps(brief, ensure_ascii=False) and result["alert"]["briefs"] == len(briefs)
+        decided = store.get_novelty(sorted({a.story_id for a, _ in store.list_articles(relevant_only=True)}))
+        assert {n.tag for n in decided.values()} == {"new"}
         again = run_once(settings, window=window)
         assert again["alert"]["posted"] == 0
         assert settings.dry_run_file.read_text(encoding="utf-8").splitlines() == lines
+
+
+def test_novelty_is_decided_once_against_alerted_stories(tmp_path: Path) -> None:
+    from support.articles import add_classified
+
+    from pipeline.cycle import assess_novelty
+    from pipeline.store import NewAlert
+
+    get_store.cache_clear()
+    settings = Settings.from_env(settings_env(tmp_path))
+    store = get_store(settings.db_url)
+    week_ago = T0 - timedelta(days=6)
+    add_classified(
+        store, "o1", at=week_ago, story="s-old", summary="T-Head tests the Hanguang 800 successor."
+    )
+    store.ensure_alerts([NewAlert("story-old", "#chip-alerts", "story", story_id="s-old", article_id="o1")])
+    assert store.claim_alert("story-old", "t", stale_after=timedelta(minutes=1))
+    store.mark_alert_posted("story-old", "t", ts="1.0", permalink="https://slack.example/p1")
+    add_classified(store, "r1", at=T0, story="s-re", summary="T-Head is testing the Hanguang 800 successor.")
+    add_classified(store, "f1", at=T0, story="s-fu", summary="T-Head will make 100,000 chips in 2026.")
+    add_classified(store, "n1", at=T0, story="s-new", companies=("Baidu",), summary="Baidu tests a chip.")
+
+    decided = assess_novelty(settings, ["s-re", "s-fu", "s-new", "s-old"], now=T0)
+    assert {k: v.tag for k, v in decided.items()} == {"s-re": "rehash", "s-fu": "follow-up", "s-new": "new"}
+    assert decided["s-fu"].earlier_story_id == "s-old" and "figure 100000chips" in decided["s-fu"].reason
+    assert decided["s-re"].first_source == "Reuters" and decided["s-re"].first_published_at == T0
+    # a new or follow-up decision is final; a rehash is looked at again when a source brings news
+    add_classified(store, "r2", at=T0 + timedelta(hours=1), story="s-re", source="Caixin",
+                   summary="T-Head's successor chip will cost $2 billion to develop.")  # fmt: skip
+    add_classified(store, "n2", at=T0 + timedelta(hours=1), story="s-new", companies=("Baidu",),
+                   summary="Baidu tests a chip, 2027.")  # fmt: skip
+    again = assess_novelty(settings, ["s-re", "s-fu", "s-new"], now=T0 + timedelta(hours=1))
+    assert {k: v.tag for k, v in again.items()} == {"s-re": "follow-up", "s-fu": "follow-up", "s-new": "new"}
+    assert store.get_novelty(["s-re"])["s-re"].tag == "follow-up"

@@ -1,7 +1,8 @@
 """Extractive summaries: two or three sentences taken from the article itself, in its own language.
 
-Deterministic and bounded: only the first ``MAX_SCAN_CHARS`` of the text are read, and the result is cut
-to ``MAX_SUMMARY_CHARS`` (Chinese) or ``MAX_SUMMARY_CHARS_EN`` (other languages) characters.
+Deterministic and bounded: sentences come from ``pipeline.analysis.sentences`` (which reads only the start of
+the text), and the result is cut to ``MAX_SUMMARY_CHARS`` (Chinese) or ``MAX_SUMMARY_CHARS_EN`` (other
+languages) characters.
 """
 
 from __future__ import annotations
@@ -9,21 +10,15 @@ from __future__ import annotations
 import itertools
 import re
 
+from pipeline.analysis.sentences import split_sentences
 from pipeline.text import HAN_RE
 
-MAX_SCAN_CHARS = 8_000
-MAX_SCAN_SENTENCES = 40
+__all__ = ["MAX_SUMMARY_CHARS", "MAX_SUMMARY_CHARS_EN", "extractive_summary", "split_sentences"]
+
 MAX_SUMMARY_CHARS = 220
 MAX_SUMMARY_CHARS_EN = 520
 
 _SPACE_RX = re.compile(r"\s+")
-# A boundary after Chinese end punctuation (closing quotes stay with their sentence), or after English
-# end punctuation followed by space; the English case is checked against abbreviations below.
-_BOUNDARY_RX = re.compile(r"[。！？!?；;…]+[”’」』)）\"']*|\.+[”’\"')]*(?=\s)")
-_ABBREVIATIONS = frozenset(
-    "u.s u.k e.u inc co corp ltd mr ms mrs dr st no vs jan feb mar apr jun jul aug sep sept oct nov dec "
-    "approx est fig al e.g i.e mt bn mn".split()
-)
 _EN_WORD_RX = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
     "a an the of to in on for and or with by from at as is are was were be its it that this says said "
@@ -35,33 +30,6 @@ _KEY_RX = re.compile(
     r"in-house|custom|unveil|launch|invest|stake|acquire|funding|tape",
     re.IGNORECASE,
 )
-
-
-def split_sentences(text: str, *, limit: int = MAX_SCAN_SENTENCES) -> list[str]:
-    """Split ``text`` into at most ``limit`` sentences (Chinese 。！？ and English . ! ? rules)."""
-    text = _SPACE_RX.sub(" ", text[:MAX_SCAN_CHARS]).strip()
-    sentences: list[str] = []
-    start = 0
-    for m in _BOUNDARY_RX.finditer(text):
-        end = m.end()
-        if m.group().startswith("."):
-            word = text[start : m.start()].rsplit(" ", 1)[-1].lower().lstrip("(\"'“")
-            # "U.S. officials", "Inc. said", "3.5": not the end of a sentence.
-            if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
-                continue
-            following = text[end : end + 2].strip()
-            if following and following[0].islower():
-                continue
-        piece = text[start:end].strip()
-        if piece:
-            sentences.append(piece)
-            if len(sentences) >= limit:
-                return sentences
-        start = end
-    tail = text[start:].strip()
-    if tail:
-        sentences.append(tail)
-    return sentences[:limit]
 
 
 def _terms(text: str, chinese: bool) -> set[str]:

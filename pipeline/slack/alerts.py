@@ -7,6 +7,12 @@ when they bring a material change (a new company, event type or amount). When a 
 ``settings.digest_threshold`` new stories for a channel, or is a backfill, its new stories go into the
 thread of one ``digest`` / ``backfill`` parent message instead of flooding the channel.
 
+Every story alert carries a novelty stamp when the story's novelty is known (first source, its time,
+minutes to the alert, ``new`` / ``follow-up`` / ``rehash``): a follow-up is a new parent that links the
+earlier story's thread; a rehash is not posted at all (counted in the report and the daily digest).
+Stories with a brief get it in their thread as one ``brief`` row per channel, edited in place as later
+versions (more sources) arrive.
+
 Delivery walks every due row of the poster's namespace (this run's and older ones that Slack refused
 earlier), parents before children: claim it, look it up in Slack first if an earlier attempt's outcome
 is unknown, post it, record the ts. Rows move pending -> posting -> posted | failed in the store.
@@ -16,20 +22,22 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline.config.routing import Routing, normalize_name, routing_for
 from pipeline.config.watchlist import Watchlist, watchlist_for
-from pipeline.models import Article, RunInfo
+from pipeline.models import REHASH, Article, Brief, Novelty, RunInfo
 from pipeline.settings import Settings
 from pipeline.slack.blocks import (
     EVENT_LABELS,
     AlertContent,
     CompanyRef,
+    NoveltyStamp,
     alert_message,
+    brief_message,
     format_amount,
     group_message,
     safe_url,
@@ -37,6 +45,7 @@ from pipeline.slack.blocks import (
 )
 from pipeline.slack.client import DryRunPoster, SlackPoster
 from pipeline.slack.ledger import (
+    BRIEF,
     DEFAULT_STALE_AFTER,
     LedgerSender,
     alert_id,
@@ -59,8 +68,9 @@ log = logging.getLogger(__name__)
 
 # Ledger kinds this module sends; the daily digest (pipeline.slack.digest) owns "daily" and "daily_chart".
 STORY, UPDATE, DIGEST, BACKFILL = "story", "update", "digest", "backfill"
-ALERT_KINDS = (STORY, UPDATE, DIGEST, BACKFILL)
-KIND_ORDER = {DIGEST: 0, BACKFILL: 0, STORY: 1, UPDATE: 2}
+ALERT_KINDS = (STORY, UPDATE, DIGEST, BACKFILL, BRIEF)
+# Parents first; a story's brief is the first reply in its thread, before "also reported by" replies.
+KIND_ORDER = {DIGEST: 0, BACKFILL: 0, STORY: 1, BRIEF: 2, UPDATE: 3}
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,9 @@ class AlertReport:
     ``planned``: (article, channel) alerts this run's articles call for, new or not; ``new``: ledger rows
     created (digest/backfill parents included); ``posted``: messages sent now (any run's); ``recovered``:
     alerts found already in Slack by their metadata; ``pending``: every undelivered alert of the namespace;
-    ``failed``: alerts that failed in this call; ``outage``: why Slack was given up on, if it was.
+    ``failed``: alerts that failed in this call; ``outage``: why Slack was given up on, if it was;
+    ``rehashes``: alerts not planned because their story is a rehash; ``briefs``: brief rows created or
+    given a newer version; ``briefs_edited``: briefs edited in place now.
     """
 
     planned: int
@@ -87,6 +99,9 @@ class AlertReport:
     groups: int = 0
     outage: str | None = None
     errors: tuple[str, ...] = ()
+    rehashes: int = 0
+    briefs: int = 0
+    briefs_edited: int = 0
 
 
 # --- content --------------------------------------------------------------------------------------------
@@ -175,6 +190,39 @@ class _Plan:
     planned: int = 0
     existing: list[str] = field(default_factory=list)
     muted: int = 0
+    rehashes: int = 0
+
+
+def _earlier_link(store: Store, story_id: str, channel: str) -> str | None:
+    """The permalink of an earlier story's thread: in this ledger channel if it went there, else anywhere."""
+    rows = [r for r in store.alerts(story_id=story_id, kinds=[STORY]) if r.permalink]
+    same = [r for r in rows if r.channel == channel]
+    return (same or rows)[0].permalink if (same or rows) else None
+
+
+def _stamp(
+    store: Store,
+    novelty: Novelty | None,
+    channel: str,
+    now: datetime,
+    links: dict[tuple[str, str], str | None],
+) -> NoveltyStamp | None:
+    if novelty is None:
+        return None
+    link = None
+    if novelty.earlier_story_id:
+        key = (novelty.earlier_story_id, channel)
+        if key not in links:
+            links[key] = _earlier_link(store, novelty.earlier_story_id, channel)
+        link = links[key]
+    return NoveltyStamp(
+        first_source=novelty.first_source,
+        first_published_at=novelty.first_published_at,
+        alerted_at=now,
+        tag=novelty.tag,
+        earlier_headline=novelty.earlier_headline,
+        earlier_link=link,
+    )
 
 
 def _relevant(store: Store, article_ids: Sequence[str]) -> list[tuple[Article, StoredClassification]]:
@@ -199,8 +247,11 @@ def _plan(
     tickers: _Tickers,
     run: RunInfo,
     namespace: str,
+    novelty: Mapping[str, Novelty],
+    now: datetime,
 ) -> _Plan:
     plan = _Plan()
+    links: dict[tuple[str, str], str | None] = {}
     known: dict[tuple[str, str], list[AlertRecord]] = {}
     facts: dict[tuple[str, str], _Facts] = {}
     story_rows: dict[tuple[str, str], int] = {}  # (story, channel) -> index of its new story row
@@ -239,12 +290,24 @@ def _plan(
                 plan.existing.extend(same)
                 continue
             story = next((r for r in known[key] if r.kind == STORY), None)
+            story_novelty = novelty.get(content.story_id)
+            if story is None and story_novelty is not None and story_novelty.tag == REHASH:
+                plan.rehashes += 1
+                log.info(
+                    "article %s not alerted in %s: its story %s is a rehash of %s",
+                    article.article_id,
+                    lc,
+                    content.story_id,
+                    story_novelty.earlier_story_id,
+                )
+                continue
+            stamp = _stamp(store, story_novelty, lc, now, links)
             row_facts = _Facts.of(content)
             parent_id: str | None = None
             if story is None and key not in story_rows:
                 kind = STORY
                 aid = alert_id(STORY, content.story_id, lc)
-                message = alert_message(content, display_tz=settings.display_tz, alert_id=aid)
+                message = alert_message(content, display_tz=settings.display_tz, alert_id=aid, stamp=stamp)
                 payload: dict[str, Any] = {"message": message, "facts": row_facts, "broadcast": False}
                 story_rows[key] = len(plan.rows)
                 contents[aid] = content
@@ -254,7 +317,7 @@ def _plan(
                 aid = alert_id(UPDATE, content.article_id, lc)
                 changes = facts[key].changes(content)
                 message = update_message(
-                    content, display_tz=settings.display_tz, alert_id=aid, changes=changes
+                    content, display_tz=settings.display_tz, alert_id=aid, changes=changes, stamp=stamp
                 )
                 payload = {
                     "message": message,
@@ -311,6 +374,59 @@ def _plan(
     return plan
 
 
+def _plan_briefs(
+    store: Store,
+    settings: Settings,
+    briefs: Sequence[Brief],
+    *,
+    parents: Sequence[NewAlert],
+    run: RunInfo,
+    namespace: str,
+    now: datetime,
+) -> int:
+    """Create or advance the brief row of every story alerted (or about to be, ``parents``) in the
+    namespace's channels; return how many rows were created or given a newer version."""
+    changed = 0
+    for brief in briefs:
+        # parent alert id -> (its channel, the model version that alerted the story)
+        stories = {
+            r.alert_id: (r.channel, r.model_version)
+            for r in store.alerts(story_id=brief.story_id, kinds=[STORY])
+            if in_namespace(r.channel, namespace)
+        }
+        stories.update(
+            (r.alert_id, (r.channel, r.model_version)) for r in parents if r.story_id == brief.story_id
+        )
+        for parent_id, (channel, model_version) in sorted(stories.items()):
+            aid = alert_id(BRIEF, brief.story_id, channel)
+            payload = {
+                "message": brief_message(brief, display_tz=settings.display_tz, alert_id=aid),
+                "version": brief.version,
+                "version_at": now.isoformat(),
+                "sources": [s.article_id for s in brief.sources],
+                "core": brief.core.text if brief.core else None,
+                "cited": len(brief.cited),
+                "broadcast": False,
+            }
+            row = NewAlert(
+                alert_id=aid,
+                channel=channel,
+                kind=BRIEF,
+                story_id=brief.story_id,
+                parent_alert_id=parent_id,
+                payload=payload,
+                model_version=model_version,
+                run_id=run.run_id,
+                interval_start=run.window_start,
+                interval_end=run.window_end,
+            )
+            outcome = store.upsert_brief(row, brief.version)
+            if outcome != "unchanged":
+                changed += 1
+                log.info("brief %s of story %s: version %d %s", aid, brief.story_id, brief.version, outcome)
+    return changed
+
+
 def _max_age(settings: Settings) -> timedelta:
     return timedelta(hours=max(settings.late_window_hours, 1))
 
@@ -324,8 +440,13 @@ def send_alerts(
     poster: SlackPoster,
     stale_after: timedelta = DEFAULT_STALE_AFTER,
     now: datetime | None = None,
+    novelty: Mapping[str, Novelty] | None = None,
+    briefs: Sequence[Brief] = (),
 ) -> AlertReport:
     """Plan alerts for this run's relevant articles and deliver every due alert of the poster's namespace.
+
+    ``novelty`` (by story id) stamps the alerts and holds back rehashes; ``briefs`` are the current
+    briefs of stories this run touched, posted into (or edited in) their stories' threads.
 
     Re-runs and backfills never post an alert twice. Slack being down leaves alerts pending (``outage`` in
     the report). A non-retryable error raises ``DeliveryConfigError`` (a ``SlackConfigError``) after the
@@ -340,8 +461,22 @@ def send_alerts(
     routing = routing_for(settings, watchlist=watchlist)
     tickers = _Tickers(watchlist)
     pairs = _relevant(store, article_ids)
+    now = now or utcnow()
     plan = _plan(
-        store, settings, pairs, routing=routing, tickers=tickers, run=run, namespace=poster.namespace
+        store,
+        settings,
+        pairs,
+        routing=routing,
+        tickers=tickers,
+        run=run,
+        namespace=poster.namespace,
+        novelty=novelty or {},
+        now=now,
+    )
+    # Briefs before the run's other rows, so that a brief posted in this run precedes its replies.
+    parents = [r for r in plan.rows if r.kind == STORY]
+    briefs_changed = _plan_briefs(
+        store, settings, briefs, parents=parents, run=run, namespace=poster.namespace, now=now
     )
     new_ids = store.ensure_alerts(plan.rows)
     already = sum(
@@ -353,7 +488,7 @@ def send_alerts(
         poster,
         stale_after=stale_after,
         max_age=_max_age(settings),
-        now=now or utcnow(),
+        now=now,
         order=lambda record: KIND_ORDER.get(record.kind, len(KIND_ORDER)),
     )
     result = sender.run(sender.due(ALERT_KINDS))
@@ -378,9 +513,13 @@ def send_alerts(
         groups=result.kinds[DIGEST] + result.kinds[BACKFILL],
         outage=result.outage,
         errors=tuple(dict.fromkeys(errors)),
+        rehashes=plan.rehashes,
+        briefs=briefs_changed,
+        briefs_edited=result.edited,
     )
     log.info(
-        "alerts: %d planned (%d new), %d posted, %d already posted, %d recovered, %d pending, %d failed, %d muted",
+        "alerts: %d planned (%d new), %d posted, %d already posted, %d recovered, %d pending, %d failed, "
+        "%d muted, %d held back as rehashes; briefs: %d new or newer, %d edited",
         report.planned,
         report.new,
         report.posted,
@@ -389,6 +528,9 @@ def send_alerts(
         report.pending,
         report.failed,
         report.muted,
+        report.rehashes,
+        report.briefs,
+        report.briefs_edited,
     )
     raise_collected(result.config_errors, result.rejected, report=report)
     return report

@@ -29,7 +29,7 @@ from slack_sdk.models.blocks import (
 )
 
 from pipeline.errors import SlackError
-from pipeline.models import Amount
+from pipeline.models import FOLLOW_UP, REHASH, Amount, Brief, BriefPoint, BriefSource
 from pipeline.text import clean_text
 
 # Slack's documented limits (Block Kit reference and chat.postMessage).
@@ -46,6 +46,9 @@ MAX_BLOCK_ID = 255
 MAX_MESSAGE_TEXT = 40000
 # The notification fallback only needs to be readable in a push notification.
 MAX_FALLBACK_TEXT = 600
+# Slack refuses a message whose blocks carry more than about 12,000 characters of text in all
+# (``msg_blocks_too_long``; undocumented, measured by others at 12,000-13,300): we stay below this.
+MAX_BLOCKS_TEXT = 11_000
 
 METADATA_EVENT_TYPE = "chip_news_alert"
 
@@ -213,26 +216,62 @@ class AlertContent:
 
 
 @dataclass(frozen=True)
-class TopStory:
+class DigestStory:
+    """One story in the daily digest: its core viewpoint and how many sources the brief cites."""
+
     headline: str
-    url: str | None
-    companies: tuple[str, ...]
-    sources: tuple[str, ...]
-    articles: int
+    viewpoint: str
+    citations: int
+    sources: int
+    url: str | None = None
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class CompanyDigest:
+    """A company's stories of the day (most sources first) and its article counts (day, week)."""
+
+    name: str
+    day_articles: int
+    week_articles: int
+    stories: tuple[DigestStory, ...] = ()
 
 
 @dataclass(frozen=True)
 class DigestSummary:
-    """The numbers of a daily digest for one channel."""
+    """The content of a daily digest for one channel: counts, the day's stories by company, what changed
+    since the day before, and the rehashes that were held back."""
 
     date_label: str
     day_articles: int
     day_stories: int
     week_articles: int
     week_stories: int
-    by_company: tuple[tuple[str, int, int], ...] = ()  # (company, last day, last week)
-    by_event: tuple[tuple[str, int, int], ...] = ()
-    top_stories: tuple[TopStory, ...] = field(default_factory=tuple)
+    by_event: tuple[tuple[str, int, int], ...] = ()  # (event type, last day, last week)
+    companies: tuple[CompanyDigest, ...] = ()
+    changes: str = ""
+    rehashes: tuple[str, ...] = field(default_factory=tuple)
+    rehash_count: int = 0
+
+
+@dataclass(frozen=True)
+class NoveltyStamp:
+    """What an alert's context line says about the story's novelty (raw text; made safe when shown).
+
+    ``earlier_link`` is the permalink of the earlier story's thread (a follow-up's), from Slack itself.
+    """
+
+    first_source: str
+    first_published_at: datetime
+    alerted_at: datetime
+    tag: str
+    earlier_headline: str | None = None
+    earlier_link: str | None = None
+
+    @property
+    def minutes(self) -> int:
+        """Whole minutes from the first report to the alert (0 when the clocks disagree)."""
+        return max(int((self.alerted_at - self.first_published_at).total_seconds() // 60), 0)
 
 
 @dataclass(frozen=True)
@@ -294,11 +333,41 @@ def _context(*parts: str) -> dict[str, Any] | None:
     return ContextBlock(elements=elements).to_dict() if elements else None
 
 
-def _message(text: str, blocks: Sequence[dict[str, Any] | Block | None]) -> dict[str, Any]:
+def _message(
+    text: str,
+    blocks: Sequence[dict[str, Any] | Block | None],
+    *,
+    fallback_limit: int = MAX_FALLBACK_TEXT,
+) -> dict[str, Any]:
     built = [b.to_dict() if isinstance(b, Block) else b for b in blocks if b is not None][:MAX_BLOCKS]
-    message = {"text": fit(text, MAX_FALLBACK_TEXT, placeholder="chip news alert"), "blocks": built}
+    _shrink_to_total(built, MAX_BLOCKS_TEXT)
+    message = {"text": fit(text, fallback_limit, placeholder="chip news alert"), "blocks": built}
     assert_valid(message)
     return message
+
+
+def _text_objects(value: Any) -> list[Any]:
+    """Every text object inside ``value`` (a payload's blocks, a block, an element)."""
+    if isinstance(value, Mapping):
+        if value.get("type") in ("plain_text", "mrkdwn") and isinstance(value.get("text"), str):
+            return [value]
+        return [obj for v in value.values() for obj in _text_objects(v)]
+    if isinstance(value, list):
+        return [obj for v in value for obj in _text_objects(v)]
+    return []
+
+
+def _shrink_to_total(blocks: list[dict[str, Any]], limit: int) -> None:
+    """Cut the longest texts of ``blocks`` (in place) until all their text fits ``limit`` characters."""
+    objects = _text_objects(blocks)
+    excess = sum(len(o["text"]) for o in objects) - limit
+    while excess > 0:
+        longest = max(objects, key=lambda o: len(o["text"]))
+        size = len(longest["text"])
+        if size <= 200:
+            break  # only short texts left; the check reports what is still over
+        longest["text"] = fit(unescape(longest["text"]), max(200, size - excess - 1), multiline=True)
+        excess -= size - len(longest["text"])
 
 
 def _join(values: Sequence[str], limit: int = 12) -> str:
@@ -323,8 +392,11 @@ def _footer(content: AlertContent, alert_id: str) -> str:
 # --- messages -------------------------------------------------------------------------------------------
 
 
-def alert_message(content: AlertContent, *, display_tz: str, alert_id: str) -> dict[str, Any]:
-    """The first alert of a story: headline, the structured fields, summary, link, provenance."""
+def alert_message(
+    content: AlertContent, *, display_tz: str, alert_id: str, stamp: NoveltyStamp | None = None
+) -> dict[str, Any]:
+    """The first alert of a story: headline, the structured fields, summary, link, provenance; with a
+    ``stamp``, the context line says who reported it first, how long ago, and whether it is new."""
     event = EVENT_LABELS.get(content.event_type or "", content.event_type or "")
     fields = _fields(
         [
@@ -347,14 +419,22 @@ def alert_message(content: AlertContent, *, display_tz: str, alert_id: str) -> d
             _header(content.headline),
             fields,
             _section(summary) if summary else None,
-            _actions(_button("Read article", content.url, "open_article")),
-            _context(_footer(content, alert_id)),
+            _actions(
+                _button("Read article", content.url, "open_article"),
+                _button("Earlier story", stamp.earlier_link, "open_earlier_story") if stamp else None,
+            ),
+            _context(*stamp_lines(stamp, display_tz), _footer(content, alert_id)),
         ],
     )
 
 
 def update_message(
-    content: AlertContent, *, display_tz: str, alert_id: str, changes: Sequence[str] = ()
+    content: AlertContent,
+    *,
+    display_tz: str,
+    alert_id: str,
+    changes: Sequence[str] = (),
+    stamp: NoveltyStamp | None = None,
 ) -> dict[str, Any]:
     """A later article of a story, for its thread ("also reported by ..."); ``changes`` are material news."""
     when = format_time(content.published_at, display_tz)
@@ -374,7 +454,7 @@ def update_message(
         )
     blocks += [
         _actions(_button("Read article", content.url, "open_article")),
-        _context(_footer(content, alert_id)),
+        _context(*stamp_lines(stamp, display_tz), _footer(content, alert_id)),
     ]
     prefix = "Update" if changes else "Also reported"
     return _message(f"{prefix} ({inert_text(content.source)}): {inert_text(content.headline)}", blocks)
@@ -405,8 +485,20 @@ def group_message(title: str, items: Sequence[AlertContent], *, note: str) -> di
     )
 
 
+MAX_DIGEST_COMPANIES = 12
+MAX_DIGEST_STORIES = 5
+
+
+def _digest_story_line(story: DigestStory) -> str:
+    tag = f" · {story.tag}" if story.tag and story.tag != "new" else ""
+    cited = f"{story.citations} source(s) cited" if story.citations else f"{story.sources} source(s)"
+    return unescape(fit(f"• {inert_text(story.viewpoint)} [{cited}{tag}]", 420))
+
+
 def daily_digest_message(summary: DigestSummary, *, channel: str) -> dict[str, Any]:
-    """The morning summary for a channel: counts by company and event type, the top stories."""
+    """The morning digest for a channel, in the analysts' register: the day's stories grouped by
+    company, each with its core viewpoint and the number of sources cited; what changed since the day
+    before; counts by event type; the rehashes held back."""
     title = f"Chip news digest — {summary.date_label}"
     blocks: list[dict[str, Any] | None] = [
         _header(title),
@@ -417,27 +509,38 @@ def daily_digest_message(summary: DigestSummary, *, channel: str) -> dict[str, A
             ]
         ),
     ]
-    if summary.by_company:
-        rows = [f"{inert_text(name)}: {day} / {week}" for name, day, week in summary.by_company[:20]]
-        blocks.append(_section("By company (24 h / 7 days)\n" + "\n".join(rows)))
+    if summary.changes:
+        blocks.append(_section(f"What changed since yesterday: {summary.changes}"))
+    if summary.companies:
+        blocks.append(DividerBlock().to_dict())
+    for n, company in enumerate(summary.companies[:MAX_DIGEST_COMPANIES], start=1):
+        head = (
+            f"{inert_text(company.name)} — {len(company.stories)} story(ies) today · "
+            f"{company.day_articles} article(s) today, {company.week_articles} this week"
+        )
+        lines = [_digest_story_line(story) for story in company.stories[:MAX_DIGEST_STORIES]]
+        if len(company.stories) > MAX_DIGEST_STORIES:
+            lines.append(f"… and {len(company.stories) - MAX_DIGEST_STORIES} more")
+        top = company.stories[0] if company.stories else None
+        blocks.append(
+            _section(
+                "\n".join([head, *lines]),
+                accessory=_button("Top story", top.url, f"open_story_{n}") if top else None,
+            )
+        )
+    if len(summary.companies) > MAX_DIGEST_COMPANIES:
+        rest = ", ".join(inert_text(c.name) for c in summary.companies[MAX_DIGEST_COMPANIES:])
+        blocks.append(_section(f"Also this week: {rest}"))
     if summary.by_event:
         rows = [
             f"{EVENT_LABELS.get(name, inert_text(name))}: {day} / {week}"
             for name, day, week in summary.by_event
         ]
         blocks.append(_section("By event type (24 h / 7 days)\n" + "\n".join(rows)))
-    if summary.top_stories:
-        blocks.append(DividerBlock().to_dict())
-        blocks.append(_section("Top stories of the last 24 hours"))
-        for n, story in enumerate(summary.top_stories[:10], start=1):
-            sources = _join(story.sources, 4)
-            detail = f"{_join(story.companies, 4)} · {story.articles} article(s) · {sources}"
-            blocks.append(
-                _section(
-                    f"{n}. {inert_text(story.headline)}\n{detail}",
-                    accessory=_button("Open", story.url, f"open_story_{n}"),
-                )
-            )
+    if summary.rehash_count:
+        lines = [f"Rehashes held back (not posted): {summary.rehash_count}"]
+        lines += [f"• {unescape(fit(r, 300))}" for r in summary.rehashes[:5]]
+        blocks.append(_section("\n".join(lines)))
     if not summary.week_articles:
         blocks.append(_section("No relevant articles in the last 7 days."))
     blocks.append(_context(f"channel {channel} · counts exclude muted articles"))
@@ -526,6 +629,227 @@ def promotion_message(notice: PromotionNotice) -> dict[str, Any]:
 def note_message(text: str) -> dict[str, Any]:
     """A short note of ours (no feed text) for a thread: a feedback acknowledgement, a promotion outcome."""
     return _message(text, [_section(text)])
+
+
+def format_minutes(minutes: int) -> str:
+    """``47 min``; long delays also in hours or days (``2,880 min (2.0 d)``)."""
+    if minutes < 120:
+        return f"{minutes} min"
+    if minutes < 2 * 1440:
+        return f"{minutes:,} min ({minutes / 60:.1f} h)"
+    return f"{minutes:,} min ({minutes / 1440:.1f} d)"
+
+
+def stamp_lines(stamp: NoveltyStamp | None, display_tz: str) -> tuple[str, ...]:
+    """The novelty stamp as context elements: first source and time, minutes to the alert, the tag (and
+    for a follow-up, the earlier story it follows)."""
+    if stamp is None:
+        return ()
+    first = (
+        f"First: {inert_text(stamp.first_source)} · {format_time(stamp.first_published_at, display_tz)}"
+        f" · {format_minutes(stamp.minutes)} to alert · {stamp.tag}"
+    )
+    if stamp.tag in (FOLLOW_UP, REHASH) and stamp.earlier_headline:
+        return (first, f"{stamp.tag} of: {inert_text(stamp.earlier_headline)}")
+    return (first,)
+
+
+# --- story briefs ---------------------------------------------------------------------------------------
+
+BRIEF_LABELS: dict[str, dict[str, str]] = {
+    "zh": {
+        "title": "简报",
+        "core": "核心观点",
+        "developments": "公司动态",
+        "investment": "投资布局",
+        "motivation": "战略与动机",
+        "ecosystem": "生态与合作",
+        "risks": "风险",
+        "sources": "来源",
+        "left_out": "另有 {n} 条要点未列出（共 {total} 条）",
+        "version": "简报第 {version} 版 · {sources} 个来源",
+    },
+    "en": {
+        "title": "Brief",
+        "core": "Core viewpoint",
+        "developments": "Company developments",
+        "investment": "Investment",
+        "motivation": "Strategy and motivation",
+        "ecosystem": "Ecosystem and partners",
+        "risks": "Risks",
+        "sources": "Sources",
+        "left_out": "{n} more point(s) left out ({total} in all)",
+        "version": "brief v{version} · {sources} source(s)",
+    },
+}
+MAX_POINTS_SHOWN = 3  # per group, before the text budget cuts further
+MAX_POINT_CHARS = 360
+MAX_CITATIONS_SHOWN = 6
+MAX_SOURCE_LINE = 240
+MAX_SOURCE_URL = 180
+# What a brief may spend of ``MAX_BLOCKS_TEXT``: it must stay readable, not just fit.
+BRIEF_TEXT_BUDGET = 9_000
+MAX_BRIEF_FALLBACK = 1_500
+
+
+def format_citations(numbers: Sequence[int]) -> str:
+    """``[1][3]``; more than ``MAX_CITATIONS_SHOWN`` end in ``+N``."""
+    shown = "".join(f"[{n}]" for n in numbers[:MAX_CITATIONS_SHOWN])
+    extra = len(numbers) - MAX_CITATIONS_SHOWN
+    return f"{shown}+{extra}" if extra > 0 else shown
+
+
+def _point_line(point: BriefPoint) -> str:
+    text = unescape(fit(point.text, MAX_POINT_CHARS))
+    return f"• {text} {format_citations(point.citations)}"
+
+
+def _brief_source_line(source: BriefSource, display_tz: str) -> str:
+    when = ""
+    if source.published_at is not None:
+        when = f"{source.published_at.astimezone(ZoneInfo(display_tz)):%Y-%m-%d %H:%M}"
+    url = safe_url(source.url)
+    parts = [f"[{source.number}] {inert_text(source.outlet) or '?'}", when]
+    if url and len(url) <= MAX_SOURCE_URL:
+        parts.append(url)
+    return unescape(fit(" · ".join(p for p in parts if p), MAX_SOURCE_LINE))
+
+
+def _source_lines(brief: Brief, display_tz: str) -> list[str]:
+    """One line per source (number, outlet, time, link) within a third of the budget: when they do not
+    fit, the cited sources come first and the others are named by number only."""
+    budget = BRIEF_TEXT_BUDGET // 3
+    lines = [_brief_source_line(s, display_tz) for s in brief.sources]
+    if sum(_text_size(line) + 1 for line in lines) <= budget:
+        return lines
+    cited = set(brief.cited)
+    kept: list[str] = []
+    used = 0
+    unlisted: list[str] = []
+    for source, line in zip(brief.sources, lines, strict=True):
+        if source.number in cited and used + _text_size(line) + 1 <= budget - 200:
+            kept.append(line)
+            used += _text_size(line) + 1
+        else:
+            unlisted.append(str(source.number))
+    if unlisted:
+        kept.append(unescape(fit(f"+{len(unlisted)}: [{'] ['.join(unlisted)}]", 190)))
+    return kept
+
+
+def _text_size(text: str) -> int:
+    return len(escape(inert_text(text, multiline=True)))
+
+
+def _chunks(lines: Sequence[str], limit: int) -> list[str]:
+    """``lines`` joined into texts of at most ``limit`` escaped characters each."""
+    out: list[str] = []
+    current: list[str] = []
+    for line in lines:
+        if current and _text_size("\n".join([*current, line])) > limit:
+            out.append("\n".join(current))
+            current = []
+        current.append(line)
+    if current:
+        out.append("\n".join(current))
+    return out
+
+
+@dataclass(frozen=True)
+class BriefLayout:
+    """Which points of a brief are shown; ``left_out`` counts the rest."""
+
+    groups: tuple[tuple[str, tuple[BriefPoint, ...]], ...]
+    left_out: int
+    total: int
+
+
+def layout_brief(brief: Brief, *, fixed_size: int, budget: int = BRIEF_TEXT_BUDGET) -> BriefLayout:
+    """Keep the best points that fit: at most ``MAX_POINTS_SHOWN`` per group, then, while the text is over
+    ``budget`` (``fixed_size`` is what the rest of the message uses), drop the lowest-scored point, a
+    group's first point last. The core viewpoint always stays."""
+    shown = {g.key: list(g.points[:MAX_POINTS_SHOWN]) for g in brief.groups}
+    total = sum(len(g.points) for g in brief.groups)
+
+    def size() -> int:
+        lines = [_point_line(p) for points in shown.values() for p in points]
+        return fixed_size + sum(_text_size(line) + 1 for line in lines) + 40 * len(shown)
+
+    while size() > budget and any(shown.values()):
+        droppable = [
+            (p.score, key, i) for key, points in shown.items() for i, p in enumerate(points) if i > 0
+        ]
+        if not droppable:
+            droppable = [(points[0].score, key, 0) for key, points in shown.items() if points]
+        _, key, index = min(droppable)
+        del shown[key][index]
+    groups = tuple((g.key, tuple(shown[g.key])) for g in brief.groups if shown[g.key])
+    kept = sum(len(points) for _, points in groups)
+    return BriefLayout(groups=groups, left_out=total - kept, total=total)
+
+
+def brief_message(brief: Brief, *, display_tz: str, alert_id: str) -> dict[str, Any]:
+    """A story brief for the story's thread: the core viewpoint, the grouped points with their citations,
+    the numbered sources. Labels follow the story's main language; every point keeps its own. Fits
+    Slack's limits whatever the number of sources: the best points are kept and the rest counted."""
+    labels = BRIEF_LABELS.get(brief.language, BRIEF_LABELS["en"])
+    core = brief.core
+    core_text = f"{labels['core']}\n{_point_line(core)[2:]}" if core else ""
+    source_lines = _source_lines(brief, display_tz)
+    sources_header = f"{labels['sources']} ({display_tz})"
+    title = f"{labels['title']}: {inert_text(brief.headline)}"
+    footer = f"{labels['version'].format(version=brief.version, sources=len(brief.sources))}"
+    footer += f" · story {brief.story_id} · alert {alert_id}"
+    fixed = sum(
+        _text_size(t)
+        for t in (title[:MAX_HEADER], core_text, sources_header, "\n".join(source_lines), footer)
+    )
+    layout = layout_brief(brief, fixed_size=fixed)
+
+    blocks: list[dict[str, Any] | None] = [_header(title)]
+    if core_text:
+        blocks.append(_section(core_text))
+    for key, points in layout.groups:
+        blocks.append(_section(f"{labels.get(key, key)}\n" + "\n".join(_point_line(p) for p in points)))
+    blocks.append(DividerBlock().to_dict())
+    for n, chunk in enumerate(_chunks(source_lines, MAX_SECTION_TEXT - 200)):
+        blocks.append(_section(f"{sources_header}\n{chunk}" if n == 0 else chunk))
+    notes = [footer]
+    if layout.left_out:
+        notes.insert(0, labels["left_out"].format(n=layout.left_out, total=layout.total))
+    blocks.append(_context(*notes))
+
+    # The notification text: the core viewpoint and the first point of each group, as the register asks.
+    glance = (
+        [f"{labels['title']} · {labels['core']}: {core.text} {format_citations(core.citations)}"]
+        if core
+        else []
+    )
+    for key, points in layout.groups:
+        glance.append(f"{labels.get(key, key)}: {points[0].text} {format_citations(points[0].citations)}")
+    fallback = " | ".join(unescape(fit(line, 300)) for line in glance) or title
+    return _message(fallback, blocks, fallback_limit=MAX_BRIEF_FALLBACK)
+
+
+def finalize_update(
+    message: Mapping[str, Any], *, channel: str, ts: str, alert_id: str | None = None
+) -> dict[str, Any]:
+    """The exact ``chat.update`` arguments that replace message ``ts`` with ``message``.
+
+    ``parse: none`` because chat.update defaults to ``client`` parsing (unlike chat.postMessage), which
+    would turn names in the fallback text into links; the alert id stays in the metadata.
+    """
+    payload: dict[str, Any] = {
+        "channel": channel,
+        "ts": ts,
+        "text": message["text"],
+        "blocks": list(message.get("blocks") or []),
+        "parse": "none",
+    }
+    if alert_id:
+        payload["metadata"] = {"event_type": METADATA_EVENT_TYPE, "event_payload": {"alert_id": alert_id}}
+    assert_valid(payload)
+    return payload
 
 
 def finalize(
@@ -632,7 +956,15 @@ def check_message(payload: Mapping[str, Any]) -> list[str]:
         errors.append(f"blocks: {len(blocks)} > {MAX_BLOCKS}")
     for i, block in enumerate(blocks):
         errors += _block_errors(block, f"blocks[{i}]")
+    total = blocks_text_length(blocks)
+    if total > MAX_BLOCKS_TEXT:
+        errors.append(f"blocks: {total} > {MAX_BLOCKS_TEXT} characters of text in all")
     return errors
+
+
+def blocks_text_length(value: Any) -> int:
+    """Characters of text in all the text objects of ``value`` (blocks, a block, an element)."""
+    return sum(len(o["text"]) for o in _text_objects(value))
 
 
 def assert_valid(payload: Mapping[str, Any]) -> None:
@@ -650,6 +982,8 @@ def render_preview(payload: Mapping[str, Any]) -> str:
     """A readable plain-text rendering of a payload (dry runs, logs)."""
     lines: list[str] = []
     where = str(payload.get("channel", ""))
+    if payload.get("ts"):
+        where += f" (edit of message {payload['ts']})"
     if payload.get("thread_ts"):
         where += " (thread reply" + (", also sent to the channel)" if payload.get("reply_broadcast") else ")")
     if where:

@@ -176,6 +176,11 @@ class SlackPoster(Protocol):
         """Send one ``chat.postMessage`` payload; raise a ``SlackError`` subclass on failure."""
         ...
 
+    def update_message(self, payload: Mapping[str, Any]) -> PostedMessage:
+        """Replace an existing message with one ``chat.update`` payload (``channel``, ``ts``, ``text``,
+        ``blocks``); idempotent, so it may be repeated. Raise a ``SlackError`` subclass on failure."""
+        ...
+
     def find_by_alert_id(
         self, channel: str, alert_id: str, *, oldest: datetime, thread_ts: str | None = None
     ) -> PostedMessage | None:
@@ -474,6 +479,27 @@ class WebApiPoster:
             self._channel_ids[channel] = str(channel_id)
         return PostedMessage(channel=channel, ts=str(response["ts"]), channel_id=channel_id)
 
+    def update_message(self, payload: Mapping[str, Any]) -> PostedMessage:
+        # chat.update takes a channel id only, never a #name.
+        channel = str(payload["channel"])
+        channel_id = self._visible_channel_id(channel, "edit a message in")
+        self.pacer.wait(channel)
+        args = {**payload, "channel": channel_id}
+        response = _call("chat.update", channel, lambda: self.client.chat_update(**args))
+        return PostedMessage(
+            channel=channel, ts=str(response.get("ts") or payload["ts"]), channel_id=channel_id
+        )
+
+    def _visible_channel_id(self, channel: str, action: str) -> str:
+        """The id of ``channel``, or a ``SlackConfigError`` saying that the bot cannot ``action`` it."""
+        channel_id = self.channel_id(channel)
+        if channel_id is None:
+            raise SlackConfigError(
+                f"cannot {action} {channel}: {config_hint('channel_not_found', channel)}",
+                error_code="channel_not_found",
+            )
+        return channel_id
+
     def channel_id(self, channel: str) -> str | None:
         """The id of ``channel`` (a name like ``#chip-news`` or an id); None when the bot cannot see it."""
         if CHANNEL_ID_RE.match(channel):
@@ -605,12 +631,7 @@ class WebApiPoster:
         initial_comment: str | None = None,
         thread_ts: str | None = None,
     ) -> str:
-        channel_id = self.channel_id(channel)
-        if channel_id is None:
-            raise SlackConfigError(
-                f"cannot upload {filename} to {channel}: {config_hint('channel_not_found', channel)}",
-                error_code="channel_not_found",
-            )
+        channel_id = self._visible_channel_id(channel, f"upload {filename} to")
         self.pacer.wait(channel)
         response = _call(
             "files.uploadV2",
@@ -637,7 +658,8 @@ class WebApiPoster:
 class DryRunPoster:
     """Writes the exact ``chat.postMessage`` payloads to a JSONL file instead of Slack.
 
-    Each line is ``{"method": "chat.postMessage", "payload": {...}, "ts": "..."}``; uploads are one
+    Each line is ``{"method": "chat.postMessage", "payload": {...}, "ts": "..."}`` (``chat.update`` for an
+    edit of the message ``ts``); uploads are one
     descriptive ``files.uploadV2`` line (the file itself is saved beside the JSONL). ``previews`` holds a
     readable rendering of every message written by this poster.
     """
@@ -668,6 +690,13 @@ class DryRunPoster:
         self.previews.append(preview)
         log.debug("dry run: would post to %s:\n%s", payload.get("channel"), preview)
         return PostedMessage(channel=str(payload["channel"]), ts=ts)
+
+    def update_message(self, payload: Mapping[str, Any]) -> PostedMessage:
+        self._write({"method": "chat.update", "payload": dict(payload), "ts": str(payload["ts"])})
+        preview = render_preview(payload)
+        self.previews.append(preview)
+        log.debug("dry run: would edit %s in %s:\n%s", payload.get("ts"), payload.get("channel"), preview)
+        return PostedMessage(channel=str(payload["channel"]), ts=str(payload["ts"]))
 
     def records(self) -> list[dict[str, Any]]:
         """Every line of the dry-run file (unreadable lines are skipped)."""

@@ -1,5 +1,6 @@
-"""The morning digest: per channel, counts by company and event type for the last day and week, the top
-stories of the day, and a chart of the week (a PNG uploaded into the digest's thread).
+"""The morning digest: per channel, the day's stories grouped by company, each with its core viewpoint
+and the number of sources its brief cites; what changed since the day before; counts by event type; the
+rehashes that were held back; and a chart of the week (a PNG uploaded into the digest's thread).
 
 Exactly once per channel and day: the digest and its chart are ledger rows (kinds ``daily`` and
 ``daily_chart``) keyed on the date in ``settings.display_tz``, delivered like alerts.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import io
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,9 +19,16 @@ from zoneinfo import ZoneInfo
 from pipeline.config.routing import Routing, routing_for
 from pipeline.config.watchlist import watchlist_for
 from pipeline.errors import SlackConfigError, SlackError
-from pipeline.models import EVENT_TYPES, Article
+from pipeline.models import EVENT_TYPES, FOLLOW_UP, REHASH, Article, Novelty
 from pipeline.settings import Settings
-from pipeline.slack.blocks import EVENT_LABELS, DigestSummary, TopStory, daily_digest_message
+from pipeline.slack.blocks import (
+    EVENT_LABELS,
+    CompanyDigest,
+    DigestStory,
+    DigestSummary,
+    daily_digest_message,
+    safe_url,
+)
 from pipeline.slack.client import SlackPoster, SlackUnavailableError
 from pipeline.slack.ledger import LedgerSender, alert_id, ledger_channel, raise_collected
 from pipeline.store import POSTED, NewAlert, Store, StoredClassification
@@ -28,7 +36,6 @@ from pipeline.store import POSTED, NewAlert, Store, StoredClassification
 log = logging.getLogger(__name__)
 
 DAILY, DAILY_CHART = "daily", "daily_chart"
-TOP_STORIES = 5
 
 Item = tuple[Article, StoredClassification]
 
@@ -51,63 +58,119 @@ def channel_items(items: Sequence[Item], routing: Routing, channel: str) -> list
     return out
 
 
-def summarize(items: Sequence[Item], *, now: datetime, date_label: str) -> DigestSummary:
-    """Counts for the last 24 hours and 7 days, and the day's top stories (most sources first)."""
-    day_start = now - timedelta(days=1)
-    day = [(a, c) for a, c in items if a.event_at >= day_start]
+def _story_rows(rows: Sequence[Item]) -> dict[str, list[Item]]:
+    """Items by story, each story's items in the order they were published."""
+    grouped: dict[str, list[Item]] = defaultdict(list)
+    for a, c in rows:
+        grouped[a.story_id or a.article_id].append((a, c))
+    for story_rows in grouped.values():
+        story_rows.sort(key=lambda p: (p[0].published_at or p[0].event_at, p[0].article_id))
+    return grouped
 
-    def stories(rows: Sequence[Item]) -> int:
-        return len({a.story_id or a.article_id for a, _ in rows})
+
+def _primary_company(rows: Sequence[Item]) -> str:
+    return next((c.companies[0] for _, c in rows if c.companies), "Other")
+
+
+def summarize(
+    items: Sequence[Item],
+    *,
+    now: datetime,
+    date_label: str,
+    viewpoints: Mapping[str, tuple[str, int]] | None = None,
+    novelty: Mapping[str, Novelty] | None = None,
+) -> DigestSummary:
+    """The digest of ``items`` (a week of relevant articles): the last 24 hours' stories by company, with
+    their core viewpoints (``viewpoints``: story id -> (viewpoint, sources cited); the first summary when
+    missing: its first headline), compared with the 24 hours before; rehashes (``novelty``) are listed apart, not as stories."""
+    viewpoints = viewpoints or {}
+    novelty = novelty or {}
+    day_start, previous_start = now - timedelta(days=1), now - timedelta(days=2)
+    day = [(a, c) for a, c in items if a.event_at >= day_start]
+    previous = [(a, c) for a, c in items if previous_start <= a.event_at < day_start]
+
+    def is_rehash(story_id: str) -> bool:
+        return story_id in novelty and novelty[story_id].tag == REHASH
+
+    def stories(rows: Sequence[Item]) -> dict[str, list[Item]]:
+        return {k: v for k, v in _story_rows(rows).items() if not is_rehash(k)}
 
     company_day: Counter[str] = Counter(name for _, c in day for name in dict.fromkeys(c.companies))
     company_week: Counter[str] = Counter(name for _, c in items for name in dict.fromkeys(c.companies))
     event_day: Counter[str] = Counter(c.event_type or "unknown" for _, c in day)
     event_week: Counter[str] = Counter(c.event_type or "unknown" for _, c in items)
 
-    grouped: dict[str, list[Item]] = defaultdict(list)
-    for a, c in day:
-        grouped[a.story_id or a.article_id].append((a, c))
-    ranked = sorted(
-        grouped.values(),
-        key=lambda rows: (
-            -len({a.source_name or a.feed_id for a, _ in rows}),
-            -len(rows),
-            -max(c.score for _, c in rows),
-            min(a.event_at for a, _ in rows),
-        ),
-    )
-    top: list[TopStory] = []
-    for unordered in ranked[:TOP_STORIES]:
-        # First reporter first: its headline, then the sources in the order they reported.
-        rows = sorted(unordered, key=lambda p: (p[0].published_at or p[0].event_at, p[0].article_id))
+    today = stories(day)
+    by_company: dict[str, list[tuple[tuple[Any, ...], DigestStory]]] = defaultdict(list)
+    for story_id, rows in today.items():
         first = rows[0][0]
-        top.append(
-            TopStory(
-                headline=first.title,
-                url=first.canonical_url or first.url,
-                companies=tuple(dict.fromkeys(n for _, c in rows for n in c.companies)),
-                sources=tuple(dict.fromkeys(a.source_name or a.feed_id for a, _ in rows)),
-                articles=len(rows),
-            )
+        viewpoint, cited = viewpoints.get(story_id, (first.title, 0))
+        sources = len({a.source_name or a.feed_id for a, _ in rows})
+        url = first.canonical_url if safe_url(first.canonical_url) else first.url
+        rank = (-sources, -len(rows), -max(c.score for _, c in rows), first.event_at, story_id)
+        tag = novelty[story_id].tag if story_id in novelty else None
+        by_company[_primary_company(rows)].append(
+            (rank, DigestStory(first.title, viewpoint, cited, sources, url, tag))
         )
+    companies = sorted(
+        (
+            CompanyDigest(
+                name=name,
+                day_articles=company_day[name],
+                week_articles=company_week[name],
+                stories=tuple(story for _, story in sorted(ranked, key=lambda r: r[0])),
+            )
+            for name, ranked in by_company.items()
+        ),
+        key=lambda c: (-len(c.stories), -c.day_articles, c.name),
+    )
+    quiet = [name for name in sorted(company_week) if name not in by_company]
+    companies += [CompanyDigest(name, company_day[name], company_week[name]) for name in quiet]
+
+    rehash_notes = []
+    for story_id, rows in _story_rows(day).items():
+        if is_rehash(story_id):
+            decision = novelty[story_id]
+            rehash_notes.append(
+                f"{rows[0][0].title} ({decision.first_source}) — rehash of “{decision.earlier_headline}”"
+            )
     return DigestSummary(
         date_label=date_label,
         day_articles=len(day),
-        day_stories=stories(day),
+        day_stories=len(today),
         week_articles=len(items),
-        week_stories=stories(items),
-        by_company=tuple(
-            (name, company_day[name], week)
-            for name, week in sorted(
-                company_week.items(), key=lambda kv: (-kv[1], -company_day[kv[0]], kv[0])
-            )
-        ),
+        week_stories=len(stories(items)),
         by_event=tuple(
             (name, event_day[name], week)
             for name, week in sorted(event_week.items(), key=lambda kv: (-kv[1], kv[0]))
         ),
-        top_stories=tuple(top),
+        companies=tuple(companies),
+        changes=_changes(today, stories(previous), novelty, len(rehash_notes)),
+        rehashes=tuple(rehash_notes),
+        rehash_count=len(rehash_notes),
     )
+
+
+def _changes(
+    today: Mapping[str, list[Item]],
+    yesterday: Mapping[str, list[Item]],
+    novelty: Mapping[str, Novelty],
+    rehashes: int,
+) -> str:
+    """One line: stories against the day before, companies that appeared or went quiet, follow-ups, rehashes."""
+    now_names = {_primary_company(rows) for rows in today.values()}
+    then_names = {_primary_company(rows) for rows in yesterday.values()}
+    parts = [f"{len(today)} stories (the day before: {len(yesterday)}, {len(today) - len(yesterday):+d})"]
+    if new := sorted(now_names - then_names):
+        parts.append("new in the news: " + ", ".join(new))
+    if gone := sorted(then_names - now_names):
+        parts.append("quiet since: " + ", ".join(gone))
+    follow_ups = sum(1 for s in today if s in novelty and novelty[s].tag == FOLLOW_UP)
+    if follow_ups:
+        parts.append(f"{follow_ups} follow-up(s) of earlier stories")
+    if rehashes:
+        parts.append(f"{rehashes} rehash(es) held back")
+    return "; ".join(parts)
 
 
 def render_chart(items: Sequence[Item], *, now: datetime, tz: str) -> bytes:
@@ -148,9 +211,17 @@ def render_chart(items: Sequence[Item], *, now: datetime, tz: str) -> bytes:
 
 
 def send_daily_digest(
-    store: Store, settings: Settings, poster: SlackPoster, *, now: datetime
+    store: Store,
+    settings: Settings,
+    poster: SlackPoster,
+    *,
+    now: datetime,
+    viewpoints: Mapping[str, tuple[str, int]] | None = None,
 ) -> dict[str, Any]:
     """Post the day's digest (and its chart) to every routed channel, once per channel and day.
+
+    ``viewpoints`` (story id -> core viewpoint, sources cited) come from the stories' briefs
+    (``pipeline.cycle.post_daily_digest`` assembles them); without them a story shows its first headline.
 
     Raises ``SlackConfigError`` (after the other channels) for a non-retryable error, and
     ``SlackUnavailableError`` when Slack is down, so the task's retries deliver the rest later.
@@ -162,12 +233,13 @@ def send_daily_digest(
         for a, c in store.list_articles(since=now - timedelta(days=7), relevant_only=True)
         if c is not None and c.relevant and not c.error and a.event_at <= now
     ]
+    novelty = store.get_novelty(sorted({a.story_id for a, _ in week if a.story_id}))
     namespace = poster.namespace
     plans: dict[str, dict[str, Any]] = {}
     rows: list[NewAlert] = []
     for channel in routing.channels:
         items = channel_items(week, routing, channel)
-        summary = summarize(items, now=now, date_label=date_label)
+        summary = summarize(items, now=now, date_label=date_label, viewpoints=viewpoints, novelty=novelty)
         lc = ledger_channel(channel, namespace)
         digest_id = alert_id(DAILY, date_label, lc)
         chart_id = alert_id(DAILY_CHART, date_label, lc)
@@ -234,6 +306,7 @@ def send_daily_digest(
             "articles_day": summary.day_articles,
             "articles_week": summary.week_articles,
             "stories_day": summary.day_stories,
+            "rehashes_day": summary.rehash_count,
             "chart": chart,
         }
     report["posted"] = sum(1 for c in report["channels"].values() if c["posted"])

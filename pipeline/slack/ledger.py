@@ -4,6 +4,10 @@ Every message the project posts (alerts, digests, ops notices aside) is first a 
 deterministic id. ``LedgerSender`` delivers due rows through a poster, parents before their threads:
 claim the row, look the message up in Slack first when an earlier attempt's outcome is unknown, post it,
 record its ts. ``raise_collected`` turns what Slack refused into one exception after the rest went out.
+
+A story brief (kind ``brief``) is one row edited in place: its first delivery posts it, every later
+version (``store.upsert_brief``) is a ``chat.update`` of the same message, under the same claim, so two
+runs never send versions of one brief at the same time.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline.errors import SlackConfigError, SlackError
-from pipeline.slack.blocks import finalize, render_preview
+from pipeline.slack.blocks import finalize, finalize_update, render_preview
 from pipeline.slack.client import SlackPoster, SlackRejectedError, SlackUnavailableError, is_token_error
 from pipeline.store import FAILED, PENDING, POSTED, POSTING, AlertRecord, Store
 
@@ -32,6 +36,23 @@ LOOKUP_SKEW = timedelta(minutes=5)
 REJECTED_PREFIX = "rejected:"
 EXPIRED_PREFIX = "expired:"
 DRY_RUN_PREFIX = "dry-run:"
+# The ledger kind of story briefs: one message per story and channel, edited in place as sources arrive.
+BRIEF = "brief"
+# A brief sent while a newer version arrived is sent again at once, at most this many times per run.
+MAX_BRIEF_ROUNDS = 3
+
+_T = TypeVar("_T")
+
+
+def _due_since(record: AlertRecord) -> datetime:
+    """When a row became due: a brief when its current version was made, any other row when created."""
+    stamp = (record.payload or {}).get("version_at") if record.kind == BRIEF else None
+    if isinstance(stamp, str):
+        try:
+            return datetime.fromisoformat(stamp)
+        except ValueError:
+            pass
+    return record.created_at
 
 
 def alert_id(kind: str, key: str, ledger_channel: str) -> str:
@@ -54,10 +75,12 @@ def in_namespace(channel: str, namespace: str) -> bool:
 
 @dataclass
 class Delivery:
-    """What one ``LedgerSender`` did: messages posted (by kind and channel), found already posted,
-    failed; the errors to raise after the rest went out; why Slack was given up on, if it was."""
+    """What one ``LedgerSender`` did: messages posted (by kind and channel), edited in place (briefs),
+    found already posted, failed; the errors to raise after the rest went out; why Slack was given up
+    on, if it was."""
 
     posted: int = 0
+    edited: int = 0
     recovered: int = 0
     broadcasts: int = 0
     failed: int = 0
@@ -143,7 +166,7 @@ class LedgerSender:
         ]
         fresh: list[AlertRecord] = []
         for r in rows:
-            if r.created_at < self.now - self.max_age and r.state != POSTING:
+            if _due_since(r) < self.now - self.max_age and r.state != POSTING:
                 self._expire(r)
             else:
                 fresh.append(r)
@@ -168,6 +191,8 @@ class LedgerSender:
             for record in list(remaining):
                 if self.stopped:
                     break
+                if record not in remaining:
+                    continue  # a brief already sent right after its parent
                 if record.channel in self.blocked_channels:
                     continue
                 parent = self.store.get_alert(record.parent_alert_id) if record.parent_alert_id else None
@@ -176,9 +201,20 @@ class LedgerSender:
                 remaining.remove(record)
                 progress = True
                 self.send(record, parent)
+                # A story's brief is the first reply in its thread: send it right after its parent.
+                briefs = [r for r in remaining if r.parent_alert_id == record.alert_id and r.kind == BRIEF]
+                if briefs and not self.stopped:
+                    posted = self.store.get_alert(record.alert_id)
+                    if posted is not None and posted.state == POSTED:
+                        for brief in briefs:
+                            remaining.remove(brief)
+                            self.send(brief, posted)
         return self.result
 
     def send(self, record: AlertRecord, parent: AlertRecord | None) -> None:
+        if record.kind == BRIEF:
+            self.send_brief(record, parent)
+            return
         token = uuid.uuid4().hex
         claim = self.store.claim_alert(record.alert_id, token, stale_after=self.stale_after)
         if claim is None:
@@ -186,36 +222,111 @@ class LedgerSender:
             return
         channel = record.channel[len(self.namespace) :]
         thread_ts = (parent.thread_ts or parent.ts) if parent else None
-        try:
+
+        def post() -> tuple[bool, dict[str, Any] | None, str | None]:
             if claim.attempts > 1 and self._recover(record, channel, thread_ts, token):
-                return
+                return True, None, None
             payload = self._payload(record, channel, thread_ts)
-            posted = self.poster.post_message(payload)
+            return False, payload, self.poster.post_message(payload).ts
+
+        outcome = self._guarded(record, token, post)
+        if outcome is None or outcome[0]:
+            return
+        _, payload, ts = outcome
+        assert payload is not None and ts is not None
+        self.drops_in_a_row = 0
+        permalink = self.poster.permalink(channel, ts) if thread_ts is None else None
+        if not self.store.mark_alert_posted(
+            record.alert_id, token, ts=ts, thread_ts=thread_ts, permalink=permalink
+        ):
+            log.error("alert %s was posted (ts %s) but its claim was lost", record.alert_id, ts)
+        self._count(record, channel, payload)
+        log.info("alert %s posted to %s (ts %s)", record.alert_id, channel, ts)
+
+    def send_brief(self, record: AlertRecord, parent: AlertRecord | None) -> None:
+        """Post a brief's first version into its thread, or edit the message with its newest version;
+        again at once if a newer version arrived meanwhile (at most ``MAX_BRIEF_ROUNDS`` times)."""
+        channel = record.channel[len(self.namespace) :]
+        thread_ts = (parent.thread_ts or parent.ts) if parent else None
+        for _ in range(MAX_BRIEF_ROUNDS):
+            token = uuid.uuid4().hex
+            claim = self.store.claim_alert(record.alert_id, token, stale_after=self.stale_after)
+            if claim is None:
+                log.info("brief %s is being sent by another run", record.alert_id)
+                return
+            version = int((claim.payload or {}).get("version") or 0)
+
+            def deliver(claim: AlertRecord = claim) -> tuple[str, dict[str, Any], bool]:
+                ts = claim.ts
+                if ts is None and claim.attempts > 1:
+                    # An earlier attempt may have posted it: edit that message rather than post another.
+                    found = self.poster.find_by_alert_id(
+                        channel,
+                        claim.alert_id,
+                        oldest=claim.created_at - LOOKUP_SKEW,
+                        thread_ts=thread_ts,
+                    )
+                    if found is not None:
+                        self.result.recovered += 1
+                        ts = found.ts
+                if ts is None:
+                    payload = self._payload(claim, channel, thread_ts)
+                    return self.poster.post_message(payload).ts, payload, False
+                message = (claim.payload or {}).get("message") or {}
+                if not message:
+                    raise SlackRejectedError(f"brief {claim.alert_id} has no message payload")
+                payload = finalize_update(message, channel=channel, ts=ts, alert_id=claim.alert_id)
+                self.poster.update_message(payload)
+                return ts, payload, True
+
+            outcome = self._guarded(claim, token, deliver)
+            if outcome is None:
+                return
+            ts, payload, edited = outcome
+            self.drops_in_a_row = 0
+            state = self.store.mark_brief_sent(
+                record.alert_id, token, ts=ts, thread_ts=thread_ts, version=version
+            )
+            if edited:
+                self.result.edited += 1
+                if self.namespace:
+                    self.result.previews.append(render_preview(payload))
+            else:
+                self._count(record, channel, payload)
+            log.info(
+                "brief %s version %d %s in %s (ts %s)",
+                record.alert_id,
+                version,
+                "edited" if edited else "posted",
+                channel,
+                ts,
+            )
+            if state != PENDING:
+                return
+
+    def _guarded(self, record: AlertRecord, token: str, action: Callable[[], _T]) -> _T | None:
+        """Run one Slack call for a claimed row; on failure, record it on the row and return None."""
+        try:
+            return action()
         except SlackUnavailableError as e:
             self.store.release_alert(record.alert_id, token, error=str(e))
             self._outage(e, record)
-            return
         except SlackConfigError as e:
             self.store.mark_alert_failed(record.alert_id, token, error=str(e))
             self._config_error(e, record)
-            return
         except SlackError as e:
             self.store.mark_alert_failed(record.alert_id, token, error=f"{REJECTED_PREFIX} {e}")
             self.result.failed += 1
             self.result.rejected.append(e)
             log.error("Slack rejected alert %s: %s", record.alert_id, e)
-            return
         except Exception:
             self.store.release_alert(
                 record.alert_id, token, error="unexpected error while posting; see task log"
             )
             raise
-        self.drops_in_a_row = 0
-        permalink = self.poster.permalink(channel, posted.ts) if thread_ts is None else None
-        if not self.store.mark_alert_posted(
-            record.alert_id, token, ts=posted.ts, thread_ts=thread_ts, permalink=permalink
-        ):
-            log.error("alert %s was posted (ts %s) but its claim was lost", record.alert_id, posted.ts)
+        return None
+
+    def _count(self, record: AlertRecord, channel: str, payload: dict[str, Any]) -> None:
         self.result.posted += 1
         self.result.channels[channel] = self.result.channels.get(channel, 0) + 1
         if payload.get("reply_broadcast"):
@@ -223,7 +334,6 @@ class LedgerSender:
         self.result.kinds[record.kind] += 1
         if self.namespace:
             self.result.previews.append(render_preview(payload))
-        log.info("alert %s posted to %s (ts %s)", record.alert_id, channel, posted.ts)
 
     def _payload(self, record: AlertRecord, channel: str, thread_ts: str | None) -> dict[str, Any]:
         stored = record.payload or {}

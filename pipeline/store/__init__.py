@@ -8,7 +8,8 @@ One ``Store`` object per database URL, made of per-domain parts that share its e
 - ``registry``: trained models, their bytes, which one is promoted, and who promoted each;
 - ``feedback``: analysts' reactions on alerts and their votes, a versioned source of labels;
 - ``promotion``: evaluation reports of candidate models and the decisions taken on them;
-- ``console``: the read-only, paged queries of the console in the Airflow UI.
+- ``console``: the read-only, paged queries of the console in the Airflow UI;
+- ``briefs``: story-level reads, novelty decisions, and story briefs as versioned ledger rows.
 
 The schema (``schema``) is created and upgraded only by the numbered Alembic revisions (``migrate``).
 Writes are idempotent: UPSERTs keyed on stable ids (``article_id``, ``alert_id``, ``feed_id``, ``version``).
@@ -21,6 +22,7 @@ import logging
 
 from pipeline.store.archive import ArchiveStore, RelevantEvent, StoredClassification
 from pipeline.store.base import redact, sqlite_path, utcnow
+from pipeline.store.briefs import BriefStore
 from pipeline.store.console import (
     AlertQuery,
     ConsoleAlert,
@@ -76,7 +78,14 @@ log = logging.getLogger(__name__)
 
 
 class Store(
-    ArchiveStore, FeedHealthStore, LedgerStore, RegistryStore, FeedbackStore, PromotionStore, ConsoleStore
+    ArchiveStore,
+    FeedHealthStore,
+    LedgerStore,
+    RegistryStore,
+    FeedbackStore,
+    PromotionStore,
+    ConsoleStore,
+    BriefStore,
 ):
     """All reads and writes of the pipeline's data. Safe to share within a process."""
 

@@ -150,6 +150,10 @@ alert_ledger = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("posted_at", UTCDateTime),
+    # Story briefs (one row per story and channel, edited in place): the version the payload holds, and
+    # the version Slack shows. A row whose version is ahead of its sent_version has an edit to deliver.
+    sa.Column("version", sa.Integer),
+    sa.Column("sent_version", sa.Integer),
     sa.Index("ix_alert_ledger_state", "state"),
     sa.Index("ix_alert_ledger_story", "story_id", "channel"),
     # The console pages through the ledger newest first (keyset on created_at, alert_id).
@@ -265,4 +269,20 @@ model_promotions = sa.Table(
     sa.Column("promoted_by", sa.Text, nullable=False),
     sa.Column("reason", sa.Text, nullable=False, default=""),
     sa.Column("promoted_at", UTCDateTime, nullable=False),
+)
+
+# Whether a story is new, a follow-up or a rehash of an earlier one (decided before its first alert).
+story_novelty = sa.Table(
+    "story_novelty",
+    metadata,
+    sa.Column("story_id", sa.String(40), primary_key=True),
+    sa.Column("tag", sa.String(16), nullable=False),
+    sa.Column("first_article_id", sa.String(40), nullable=False),
+    sa.Column("first_source", sa.Text, nullable=False),
+    sa.Column("first_published_at", UTCDateTime, nullable=False),
+    sa.Column("earlier_story_id", sa.String(40)),
+    sa.Column("earlier_headline", sa.Text),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("decided_at", UTCDateTime, nullable=False),
+    sa.Index("ix_story_novelty_decided_at", "decided_at"),
 )

@@ -2,7 +2,8 @@
 loopback and a fake Slack Web API (the real slack_sdk client via the connection's base_url).
 
 It asserts the messages that arrived: one per relevant sample story of the window, none for the rest,
-and nothing more when the same window runs again (a retry/re-run) or is backfilled.
+and nothing more when the same window runs again (a retry/re-run) or is backfilled; and, window by window,
+that a story's brief is posted once into its thread and edited in place as each new source arrives.
 """
 
 from __future__ import annotations
@@ -38,10 +39,18 @@ def _message_text(message: dict[str, Any]) -> str:
     return json.dumps(message, ensure_ascii=False)
 
 
+def _alert_id(message: dict[str, Any]) -> str:
+    return str(((message.get("metadata") or {}).get("event_payload") or {}).get("alert_id", ""))
+
+
+def _briefs(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m for m in messages if _alert_id(m).startswith("brief-")]
+
+
 def _mentions(messages: list[dict[str, Any]], item: dict[str, Any]) -> list[dict[str, Any]]:
-    """Messages that carry this item (its link in a button, or its title)."""
+    """Alerts that carry this item (its link in a button, or its title); briefs list every source."""
     url = item["url"].split("?")[0]
-    return [m for m in messages if url in _message_text(m)]
+    return [m for m in messages if url in _message_text(m) and m not in _briefs(messages)]
 
 
 @pytest.fixture
@@ -157,3 +166,69 @@ def test_backfill_of_archived_interval_posts_one_backfill_message(env: tuple[Set
     for item in _items("backfill", False):
         assert _mentions(new, item) == []
     assert datetime.now(UTC) > backfill.window_end
+
+
+def _utc(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_a_story_brief_is_posted_once_and_edited_as_each_source_arrives(
+    env: tuple[Settings, FakeSlack],
+) -> None:
+    """The five-source sample story, replayed window by window: two sources, then one more per window."""
+    settings, slack = env
+    dag = _news_monitor()
+    day = DEMO["start"][:10]
+    windows = [("00:00", "02:00"), ("02:00", "02:30"), ("02:30", "03:00"), ("03:00", "23:59")]
+    story = sorted(
+        (i for i in EXPECTED["items"] if i["story_key"] == "alibaba-inference-chip"),
+        key=lambda i: i["published"],
+    )
+    assert len(story) == 5 and {i["language"] for i in story} == {"zh", "en"}
+    edits_after: list[int] = []
+    for start, end in windows:
+        run = dag.test(run_conf={"since": f"{day}T{start}:00Z", "until": f"{day}T{end}:00Z"})
+        assert "success" in str(run.state)
+        briefs = [b for b in _briefs(slack.messages) if story[0]["url"] in _message_text(b)]
+        assert len(briefs) == 1, "one brief message for the story, never a second one"
+        edits_after.append(briefs[0]["edits"])
+    # posted in the first window (two sources), then edited once per window that brought a source
+    assert edits_after == [0, 1, 2, 3]
+    [brief] = [b for b in _briefs(slack.messages) if story[0]["url"] in _message_text(b)]
+    parent = next(m for m in slack.messages if m["ts"] == brief["thread_ts"])
+    assert story[0]["url"] in _message_text(parent) and not parent.get("thread_ts")
+    # the brief is the first reply in its thread; every source of the story is cited, in both languages
+    assert slack.replies(parent["ts"])[0]["ts"] == brief["ts"]
+    text = _message_text(brief)
+    assert all(item["url"] in text for item in story)
+    assert "[5]" in text and "Core viewpoint" in text  # three English sources of five: English labels
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in text.split("Core viewpoint", 1)[1])
+    # the parent's novelty stamp: the first source, its time, minutes to the alert, the tag
+    context = parent["blocks"][-1]["elements"][0]["text"]
+    assert context.startswith("First: 示例财经网 7×24快讯 · 2025-09-15 09:30 Asia/Shanghai · ")
+    assert context.endswith(" to alert · new")
+    # every brief of the run was posted exactly once (one chat.postMessage per brief alert id)
+    posted = [p for p in slack.calls_of("chat.postMessage") if "brief-" in json.dumps(p.get("metadata"))]
+    ids = [
+        json.loads(p["metadata"])["event_payload"]["alert_id"]
+        if isinstance(p["metadata"], str)
+        else p["metadata"]["event_payload"]["alert_id"]
+        for p in posted
+    ]
+    assert len(ids) == len(set(ids)) == len(_briefs(slack.messages))
+
+    # the last window again (a retry of its alert task): nothing is posted or edited
+    from pipeline.cycle import alert_articles, classify_articles, store_window
+
+    count, updates = len(slack.messages), len(slack.updates)
+    last = RunInfo(
+        run_id="manual__retry", run_type="manual", window_start=_utc(f"{day}T03:00:00Z"),
+        window_end=_utc(f"{day}T23:59:00Z"), explicit_window=True,
+    )  # fmt: skip
+    stored = store_window(settings, last)
+    alert_articles(
+        settings.with_slack("xoxb-test", slack.base_url),
+        last,
+        classify_articles(settings, stored["article_ids"])["relevant_ids"],
+    )
+    assert (len(slack.messages), len(slack.updates)) == (count, updates)

@@ -10,10 +10,11 @@ from pipeline.models import Amount
 from pipeline.slack.blocks import (
     MAX_HEADER,
     AlertContent,
+    CompanyDigest,
     CompanyRef,
+    DigestStory,
     DigestSummary,
     MessageLimitError,
-    TopStory,
     alert_message,
     assert_valid,
     check_message,
@@ -256,22 +257,42 @@ def test_daily_digest_message() -> None:
         day_stories=2,
         week_articles=9,
         week_stories=6,
-        by_company=(("Alibaba", 2, 5), ("Google", 1, 4)),
         by_event=(("self_development", 2, 6), ("chip_investment", 1, 3)),
-        top_stories=(
-            TopStory("<!channel> big one", "https://x.example/1", ("Alibaba",), ("Reuters", "Caixin"), 2),
-            TopStory("second", None, ("Google",), ("Bloomberg",), 1),
+        companies=(
+            CompanyDigest(
+                "Alibaba",
+                2,
+                5,
+                (
+                    DigestStory(
+                        "<!channel> big one", "T-Head tests a chip <!here>", 2, 2, "https://x.example/1"
+                    ),
+                ),
+            ),
+            CompanyDigest(
+                "Google", 1, 4, (DigestStory("second", "Google unveils Ironwood", 0, 1, None, "follow-up"),)
+            ),
+            CompanyDigest("Meta", 0, 1),
         ),
+        changes="2 stories (the day before: 1, +1)",
+        rehashes=("Old news again (Wire) — rehash of “first”",),
+        rehash_count=1,
     )
     msg = daily_digest_message(summary, channel="#c")
     assert check_message(msg) == [] and validate_blocks(msg["blocks"]) == []
     preview = render_preview(msg)
     assert "Chip news digest — 2024-05-02" in preview
-    assert "Alibaba: 2 / 5" in preview
+    assert "What changed since yesterday: 2 stories (the day before: 1, +1)" in preview
+    assert "Alibaba — 1 story(ies) today · 2 article(s) today, 5 this week" in preview
+    assert "• T-Head tests a chip <!here> [2 source(s) cited]" in preview  # readable in the preview ...
+    assert "<!here>" not in json.dumps(msg) and "<!channel>" not in json.dumps(
+        msg
+    )  # ... inert in the payload
+    assert "• Google unveils Ironwood [1 source(s) · follow-up]" in preview
     assert "Developing own chips: 2 / 6" in preview
-    assert "1. <!channel> big one" in preview  # readable in the preview ...
-    assert "<!channel>" not in json.dumps(msg)  # ... inert in the payload
-    assert "[Open] https://x.example/1" in preview
+    assert "Rehashes held back (not posted): 1" in preview
+    assert "[Top story] https://x.example/1" in preview
+    assert preview.index("Alibaba —") < preview.index("Google —")
 
 
 def test_task_failure_message() -> None:

@@ -9,6 +9,7 @@ import pytest
 from support.articles import add_classified
 from support.fake_slack import FakeSlack
 
+from pipeline.models import FOLLOW_UP, REHASH, Novelty
 from pipeline.settings import Settings
 from pipeline.slack.client import ChannelPacer, DryRunPoster, SlackUnavailableError, WebApiPoster, make_client
 from pipeline.slack.digest import render_chart, send_daily_digest, summarize
@@ -75,7 +76,8 @@ def week(store: Store) -> Store:
 def test_digest_per_channel_with_chart(
     week: Store, cfg: Settings, poster: WebApiPoster, slack: FakeSlack
 ) -> None:
-    result = send_daily_digest(week, cfg, poster, now=NOW)
+    viewpoints = {"s1": ("T-Head's new inference chip is in testing, made by a domestic foundry.", 2)}
+    result = send_daily_digest(week, cfg, poster, now=NOW, viewpoints=viewpoints)
     assert result["date"] == "2024-05-02"
     main = result["channels"]["#chip-alerts"]
     assert (main["articles_day"], main["articles_week"], main["stories_day"]) == (4, 5, 3)
@@ -86,13 +88,18 @@ def test_digest_per_channel_with_chart(
     [digest] = slack.messages_for("#chip-alerts")
     text = "\n".join(b["text"]["text"] for b in digest["blocks"] if b.get("text"))
     assert digest["blocks"][0]["text"]["text"] == "Chip news digest — 2024-05-02"
-    assert "Alibaba: 2 / 3" in text and "Google: 1 / 2" in text and "Tencent: 1 / 1" in text
+    assert "What changed since yesterday: 3 stories (the day before: 0, +3)" in text
+    # Stories grouped by company (the most active first), each with its core viewpoint and citations.
+    companies = [b["text"]["text"] for b in digest["blocks"] if b.get("accessory")]
+    assert [c.split(" — ")[0] for c in companies] == ["Alibaba", "Google", "Tencent"]
+    assert companies[0].splitlines() == [
+        "Alibaba — 1 story(ies) today · 2 article(s) today, 3 this week",
+        "• T-Head's new inference chip is in testing, made by a domestic foundry. [2 source(s) cited]",
+    ]
+    # without a brief's viewpoint, a story shows its first headline
+    assert companies[1].splitlines()[1] == "• Google chip story a3 [1 source(s)]"
     assert "Developing own chips: 3 / 4" in text and "Investing in chip companies: 1 / 1" in text
     assert "Sponsored" not in json.dumps(digest)  # muted articles are not counted or shown
-    # The story with two sources leads the top stories.
-    top = [b["text"]["text"] for b in digest["blocks"] if b.get("accessory")]
-    assert top[0].startswith("1. Alibaba chip story a2") and "Caixin, Reuters" in top[0]
-    assert top[1].startswith("2. Google chip story a3")
 
     uploads = {u["channel"]: u for u in slack.uploads}
     chart = uploads[digest["channel"]]
@@ -105,6 +112,33 @@ def test_digest_per_channel_with_chart(
     assert again["posted"] == 0 and again["channels"]["#chip-alerts"]["already_posted"] is True
     assert len(slack.messages) == 2 and len(slack.uploads) == 2
     assert {r.state for r in week.alerts(kinds=["daily", "daily_chart"])} == {POSTED}
+
+
+def test_digest_says_what_changed_and_shows_rehashes(
+    week: Store, cfg: Settings, poster: WebApiPoster, slack: FakeSlack
+) -> None:
+    add(week, "y1", hours_ago=30, story="s8", companies=("Meta",))  # the day before: Meta
+    add(week, "r1", hours_ago=1, story="s9", title="Alibaba chip story again")
+    week.save_novelty(
+        [
+            Novelty("s9", REHASH, "r1", "Wire", NOW - timedelta(hours=1), "s1", "Alibaba chip story a1", "x"),
+            Novelty("s2", FOLLOW_UP, "a3", "Reuters", NOW - timedelta(hours=5), "s4", "Older Google story"),
+        ]
+    )
+    send_daily_digest(week, cfg, poster, now=NOW)
+    [digest] = slack.messages_for("#chip-alerts")
+    text = "\n".join(b["text"]["text"] for b in digest["blocks"] if b.get("text"))
+    assert (
+        "What changed since yesterday: 3 stories (the day before: 1, +2); new in the news: Alibaba, Google, "
+        "Tencent; quiet since: Meta; 1 follow-up(s) of earlier stories; 1 rehash(es) held back"
+    ) in text
+    assert (
+        "Rehashes held back (not posted): 1\n• Alibaba chip story again (Wire) — rehash of “Alibaba chip story a1”"
+        in text
+    )
+    assert "• Google chip story a3 [1 source(s) · follow-up]" in text
+    # the rehash is not a story of the day, but its article is counted
+    assert "Alibaba — 1 story(ies) today · 3 article(s) today" in text
 
 
 def test_quiet_week_still_posts_without_chart(
@@ -144,5 +178,6 @@ def test_summarize_and_chart_directly(week: Store) -> None:
     items = [(a, c) for a, c in week.list_articles(since=NOW - timedelta(days=7)) if c and c.relevant]
     summary = summarize(items, now=NOW, date_label="d")
     assert summary.by_event[0] == ("self_development", 4, 5)
+    assert [c.name for c in summary.companies][:3] == ["Alibaba", "Google", "Tencent"]
     png = render_chart(items, now=NOW, tz="UTC")
     assert png.startswith(b"\x89PNG") and len(png) > 5000

@@ -9,7 +9,8 @@ connection's ``extra.base_url``)::
         assert slack.messages_for("#chip-alerts")[0]["text"] == "hi"
         slack.fail_next("chat.postMessage", "ratelimited", times=2, retry_after=1)
 
-API: ``start()``/``stop()`` (or ``with``), ``base_url``, ``messages`` (every accepted message, in order),
+API: ``start()``/``stop()`` (or ``with``), ``base_url``, ``messages`` (every accepted message, in order,
+as last edited), ``updates`` (every accepted ``chat.update``: ts, channel, params),
 ``messages_for(channel)``, ``top_level(channel)``, ``replies(thread_ts)``, ``uploads``, ``calls``
 (method, params) of every request, ``fail_next(method, kind, times=1, retry_after=1)``, ``reset()``,
 ``add_channel(name, member=True)``, ``user_token(user_id)`` (a token that acts as that user, e.g. to add
@@ -22,12 +23,15 @@ Fault kinds: ``ratelimited`` (HTTP 429 with Retry-After), ``server_error`` (HTTP
 (``invalid_auth``, ``channel_not_found``, ``not_in_channel``, ``missing_scope`` ...) answered as
 ``{"ok": false, "error": kind}``.
 
-Implemented: ``auth.test``, ``chat.postMessage``, ``chat.getPermalink``, ``conversations.history``,
+Implemented: ``auth.test``, ``chat.postMessage``, ``chat.update`` (edits a message in place: its
+``edits`` count goes up, ``updates`` records each call), ``chat.getPermalink``, ``conversations.history``,
 ``conversations.replies`` (both with each message's ``reactions``), ``conversations.list``,
 ``reactions.add``, ``reactions.remove``, ``reactions.get``, ``files.getUploadURLExternal`` + the upload
 URL + ``files.completeUploadExternal`` (what ``files_upload_v2`` calls). JSON and form posts are accepted.
 Messages are validated like Slack does (``invalid_blocks`` with the reasons, ``msg_too_long``,
-``no_text``, ``invalid_metadata_format``, ``thread_not_found``); the fake is stricter in one way: a
+``msg_blocks_too_long`` above ``MAX_BLOCKS_TEXT`` characters of block text in all, ``no_text``,
+``invalid_metadata_format``, ``thread_not_found``; for edits also ``message_not_found``, and
+``channel_not_found`` for a channel given by name, which chat.update does not accept); the fake is stricter in one way: a
 message without ``text`` is refused even with blocks (this project always sends a fallback).
 """
 
@@ -44,6 +48,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 TEXT_TYPES = ("plain_text", "mrkdwn")
+# Slack answers msg_blocks_too_long above about this much text in all of a message's blocks (undocumented;
+# observed between 12,000 and 13,300).
+MAX_BLOCKS_TEXT = 12_000
 
 
 def _truthy(value: Any) -> bool:
@@ -139,6 +146,17 @@ def validate_blocks(blocks: Any) -> list[str]:
     return errors
 
 
+def blocks_text(value: Any) -> int:
+    """Characters of text in every text object of ``value``."""
+    if isinstance(value, dict):
+        if value.get("type") in TEXT_TYPES and isinstance(value.get("text"), str):
+            return len(value["text"])
+        return sum(blocks_text(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(blocks_text(v) for v in value)
+    return 0
+
+
 @dataclass
 class _Fault:
     kind: str
@@ -152,6 +170,16 @@ class _ApiError(Exception):
         self.code = code
         self.status = status
         self.extra = extra
+
+
+def _json_param(value: Any, error: str) -> Any:
+    """A parameter that form posts send as a JSON string; Slack answers ``error`` when it is not JSON."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        raise _ApiError(error) from None
 
 
 class FakeSlack:
@@ -217,6 +245,7 @@ class FakeSlack:
         """Forget messages, uploads, calls, faults and channels."""
         with self._lock:
             self.messages: list[dict[str, Any]] = []
+            self.updates: list[dict[str, Any]] = []
             self.uploads: list[dict[str, Any]] = []
             self.calls: list[tuple[str, dict[str, Any]]] = []
             self._faults: dict[str, list[_Fault]] = {}
@@ -345,6 +374,7 @@ class FakeSlack:
         handler = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
+            "chat.update": self._update_message,
             "chat.getPermalink": self._permalink,
             "conversations.history": self._history,
             "conversations.replies": self._replies,
@@ -370,34 +400,7 @@ class FakeSlack:
         channel = self._resolve(params.get("channel"), by_name=True)
         if not channel["is_member"]:
             raise _ApiError("not_in_channel")
-        text = params.get("text")
-        blocks = params.get("blocks")
-        if isinstance(blocks, str):
-            try:
-                blocks = json.loads(blocks)
-            except json.JSONDecodeError:
-                raise _ApiError("invalid_blocks_format") from None
-        if not text:
-            raise _ApiError("no_text")
-        if len(text) > 40000:
-            raise _ApiError("msg_too_long")
-        if blocks is not None:
-            errors = validate_blocks(blocks)
-            if errors:
-                raise _ApiError("invalid_blocks", errors=errors)
-        metadata = params.get("metadata")
-        if isinstance(metadata, str):
-            try:
-                metadata = json.loads(metadata)
-            except json.JSONDecodeError:
-                raise _ApiError("invalid_metadata_format") from None
-        if metadata is not None and (
-            not isinstance(metadata, dict)
-            or not isinstance(metadata.get("event_type"), str)
-            or not metadata["event_type"]
-            or not isinstance(metadata.get("event_payload"), dict)
-        ):
-            raise _ApiError("invalid_metadata_format")
+        text, blocks, metadata = self._content(params)
         thread_ts = params.get("thread_ts") or None
         with self._lock:
             if thread_ts and not any(
@@ -424,6 +427,7 @@ class FakeSlack:
                 "unfurl_media": params.get("unfurl_media"),
                 "params": params,
                 "reactions": {},
+                "edits": 0,
             }
             self.messages.append(message)
         return {
@@ -431,6 +435,50 @@ class FakeSlack:
             "ts": message["ts"],
             "message": {"type": "message", "text": text, "ts": message["ts"], "bot_id": "BFAKE"},
         }
+
+    @staticmethod
+    def _content(params: dict[str, Any]) -> tuple[str, Any, Any]:
+        """(text, blocks, metadata) of a post or an edit, checked the way Slack checks them."""
+        text = params.get("text")
+        blocks = _json_param(params.get("blocks"), "invalid_blocks_format")
+        if not text:
+            raise _ApiError("no_text")
+        if len(text) > 40000:
+            raise _ApiError("msg_too_long")
+        if blocks is not None:
+            errors = validate_blocks(blocks)
+            if errors:
+                raise _ApiError("invalid_blocks", errors=errors)
+            if blocks_text(blocks) > MAX_BLOCKS_TEXT:
+                raise _ApiError("msg_blocks_too_long")
+        metadata = _json_param(params.get("metadata"), "invalid_metadata_format")
+        if metadata is not None and (
+            not isinstance(metadata, dict)
+            or not isinstance(metadata.get("event_type"), str)
+            or not metadata["event_type"]
+            or not isinstance(metadata.get("event_payload"), dict)
+        ):
+            raise _ApiError("invalid_metadata_format")
+        return str(text), blocks, metadata
+
+    def _update_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._resolve(params.get("channel"), by_name=False)
+        ts = str(params.get("ts", ""))
+        text, blocks, metadata = self._content(params)
+        with self._lock:
+            message = next(
+                (m for m in self.messages if m["ts"] == ts and m["channel"] == channel["id"]), None
+            )
+            if message is None:
+                raise _ApiError("message_not_found")
+            message["text"] = text
+            if blocks is not None:
+                message["blocks"] = blocks
+            if metadata is not None:
+                message["metadata"] = metadata
+            message["edits"] = message.get("edits", 0) + 1
+            self.updates.append({"ts": ts, "channel": channel["id"], "params": params})
+        return {"channel": channel["id"], "ts": ts, "text": text}
 
     def _permalink(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._resolve(params.get("channel"), by_name=False)
