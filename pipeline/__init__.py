@@ -12,15 +12,17 @@ kernel
     ``settings``  the one place that reads configuration (environment variables, each checked)
     ``text``      text hygiene, HTML to text, the CJK character class, language detection
 ``config/``       the YAML files a user edits, validated with file/entry/line errors
-    ``yamlfile`` (loading), ``feeds``, ``watchlist``, ``routing``
+    ``yamlfile`` (loading), ``feeds``, ``watchlist``, ``routing``, ``feedback`` (emoji -> labels)
 ``store/``        every SQL statement (SQLAlchemy Core; SQLite or PostgreSQL)
-    ``schema`` (tables at head), ``migrate`` + ``migrations/`` (Alembic revisions, under a lock),
-    ``archive`` (articles, classifications), ``feed_health``, ``ledger`` (Slack outbox),
-    ``registry`` (models and their bytes), ``briefs`` (story reads, novelty decisions, brief versions);
-    ``Store``/``get_store`` combine them
+    ``base`` (engine, UPSERT), ``schema`` (tables at head), ``migrate`` + ``migrations/`` (Alembic
+    revisions, under a lock), ``archive`` (articles, classifications), ``feed_health`` (and per-run feed
+    history), ``ledger`` (Slack outbox), ``registry`` (models, their bytes, promotions), ``feedback``
+    (reactions and votes), ``promotion`` (evaluation reports), ``briefs`` (story reads, novelty decisions,
+    brief versions), ``console`` (the Airflow UI console's paged reads); ``Store``/``get_store`` combine them
 ``ingest/``       feeds and pages into the archive (uses config, store)
     ``http`` (the one HTTP client), ``netguard`` (SSRF guard), ``encoding``, ``feedparse`` (the adapter
-    around feedparser), ``pages`` (article main text), ``dates``, ``urls``, ``ingester``
+    around feedparser), ``fastparse`` (lxml for well-formed RSS/Atom), ``pages`` (article main text),
+    ``dates``, ``urls``, ``ingester``
 ``analysis/``     pure functions over article text (uses config)
     ``extract`` (companies, chips, counterparties, amounts), ``sentences`` (the one splitter),
     ``summarize``, ``stories`` (grouping), ``brief_groups`` (the sentence-group classifier), ``brief``
@@ -28,13 +30,15 @@ kernel
 ``model/``        the classifier (uses config, analysis, store)
     ``features``, ``rules`` (the labelling guide's hard rules), ``estimator``, ``classifier``,
     ``registry`` (promoted model from the store, cached locally), ``dataset``, ``training``,
-    ``evaluation``, ``metrics``
+    ``evaluation``, ``metrics``, ``feedback`` (votes -> labels), ``replay`` (a candidate over the
+    archive), ``promotion`` (the decision: promote, ask, keep)
 ``slack/``        everything sent to Slack (uses config, store)
     ``blocks`` (messages as values), ``client`` (the one Slack I/O module), ``ledger`` (exactly-once
-    delivery), ``alerts`` (planning), ``digest`` (daily digest), ``ops`` (operations channel)
+    delivery, briefs edited in place), ``alerts`` (planning), ``digest`` (daily digest), ``ops``
+    (operations channel), ``feedback`` (reactions read, votes acknowledged)
 app (top)
-    ``cycle`` (a run's steps, shared by DAGs and CLI), ``runs`` (Airflow run -> window), ``cli``,
-    ``sample_server`` (the demo's loopback feeds)
+    ``cycle`` (a run's steps, shared by DAGs and CLI), ``learning`` (the feedback loop's steps),
+    ``runs`` (Airflow run -> window), ``cli``, ``sample_server`` (the demo's loopback feeds)
 """
 
 from __future__ import annotations
