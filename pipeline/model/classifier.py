@@ -204,8 +204,10 @@ class NewsClassifier:
                 [1.0 if "invest" in cues_found(t.lower())[0] and MARK_CHIPCO in t else 0.0 for t in texts]
             )
         else:
+            # The event model's classes: 0/1 (1 = chip investment), or event-type names in older models.
             classes = list(self.event.classes_)
-            ev = self.event.predict_proba(X)[:, classes.index(CHIP_INVESTMENT)]
+            column = classes.index(CHIP_INVESTMENT) if CHIP_INVESTMENT in classes else classes.index(1)
+            ev = self.event.predict_proba(X)[:, column]
         return rel, ev
 
     # --- persistence -------------------------------------------------------------------------------

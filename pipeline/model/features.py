@@ -267,6 +267,97 @@ _CHIP_TARGET_RX = re.compile(
 )
 
 
+# --- cues appended after the first release: each reads the lower-cased masked text and its title ----------
+
+_CLAUSE_END = "。.;；!！?？¶"
+# A news verb of the company's own chip unit: spun off, listed, reorganised, funded, closed.
+_UNIT_EVENT_RX = re.compile(
+    r"spin(?:s|ning)?[- ]?off|spun[- ]off|spins? out|ipo|listing|lists? |go(?:es)? public|restructur|"
+    r"reorgani[sz]|independen|separate|shut|clos(?:e|es|ing)|disband|wind(?:s|ing)? down|funding|raises?|"
+    r"分拆|拆分|独立|上市|递表|重组|架构调整|融资|解散|关闭|终止|裁撤|成立"
+)
+# Spending on its own work, not on a stake: "invest heavily in its own", "spend", "pour", "投入".
+_SPEND_RX = re.compile(
+    r"spend(?:s|ing)?|pour(?:s|ing|ed)? |invest(?:s|ing|ed)? heavily|heavily invest|invest(?:s|ing)? billions in (?:its|their) own|"
+    r"投入|砸|加大.{0,4}投|重金"
+)
+# What an investment goes into, read right after the investment word (same clause).
+_NONCHIP_TARGET_RX = re.compile(
+    r"robot|humanoid|机器人|具身|人形|ai (?:start-?up|lab|developer|firm|company|model)|model (?:start-?up|developer|maker)|"
+    r"chatbot|大模型|模型公司|lab\b|ev maker|electric[- ]vehicle|汽车|自动驾驶|autonomous|software|软件|"
+    r"cloud|data cent|数据中心|satellite|卫星|battery|电池|game|游戏"
+)
+_INVEST_WORD_RX = re.compile(
+    r"invest|stake|funding|round|back(?:s|ed|ing)? |acquir|takeover|buy(?:s|ing)? (?:a |the )?(?:start|firm|maker|compan|stake)|"
+    r"投资|领投|参投|跟投|入股|持股|注资|收购|并购|战投"
+)
+_DENIAL_RX = re.compile(
+    r"澄清|辟谣|否认|不实|传闻|谣言|无业务往来|没有依据|暂无合作|den(?:y|ies|ied)|rumou?r|untrue|groundless|"
+    r"clarif|no business with|not part of"
+)
+_PROCUREMENT_RX = re.compile(
+    r"采购|集采|中标|名单|目录|测评|招标|procure|tender|approved list|catalogu|whitelist|white list"
+)
+_CLOUD_RESULTS_RX = re.compile(
+    r"(?:云|cloud|azure|aws)[^。.;；]{0,30}(?:收入|营收|营业额|增长|增速|revenue|sales|grew|growth|quarter|季度)"
+)
+_SALE_TITLE_RX = re.compile(
+    r"goes on sale|on sale|price cut|review|hands-on|降价|开售|首销|评测|上手|发售|售价"
+)
+_DEVICE_TITLE_RX = re.compile(
+    r"smartphone|phone|tablet|laptop|notebook|macbook|ipad|iphone|pixel|galaxy|watch|手机|手機|平板|笔记本|筆電|折叠屏|手表"
+)
+
+
+def _followed_by(text: str, rx: re.Pattern[str], target: re.Pattern[str] | str, reach: int = 40) -> bool:
+    """Whether a match of ``rx`` has, later in its clause and within ``reach`` characters, ``target``
+    (a pattern, or any of the characters of a string)."""
+    for m in rx.finditer(text):
+        window = text[m.end() : m.end() + reach]
+        cut = min((window.find(c) for c in _CLAUSE_END if c in window), default=-1)
+        if cut >= 0:
+            window = window[:cut]
+        if isinstance(target, str):
+            if any(c in window for c in target):
+                return True
+        elif target.search(window):
+            return True
+    return False
+
+
+def _later_cues(lowered: str, title: str) -> list[float]:
+    unit_or_own = MARK_UNIT in lowered or "self_dev" in {c for c, _ in cue_hits(lowered)}
+    chipco = MARK_CHIPCO in lowered
+    return [
+        float(MARK_UNIT in lowered and bool(_UNIT_EVENT_RX.search(lowered))),
+        float(MARK_UNIT in title and bool(_UNIT_EVENT_RX.search(title))),
+        float(unit_or_own and bool(_SPEND_RX.search(lowered)) and not chipco),
+        float(_followed_by(lowered, _INVEST_WORD_RX, MARK_CHIPCO + MARK_OTHER_CHIP)),
+        float(_followed_by(lowered, _INVEST_WORD_RX, _CHIP_TARGET_RX)),
+        float(_followed_by(lowered, _INVEST_WORD_RX, _NONCHIP_TARGET_RX)),
+        float(_followed_by(lowered, _INVEST_WORD_RX, MARK_UNIT + MARK_CHIP)),
+        float(bool(_DENIAL_RX.search(lowered))),
+        float(bool(_PROCUREMENT_RX.search(lowered))),
+        float(bool(_CLOUD_RESULTS_RX.search(title))),
+        float(bool(_DEVICE_TITLE_RX.search(title)) and bool(_SALE_TITLE_RX.search(title))),
+    ]
+
+
+LATER_CUE_NAMES: tuple[str, ...] = (
+    "unit_news",
+    "unit_news_in_title",
+    "spend_on_own",
+    "invest_into_chipco",
+    "invest_into_chip_target",
+    "invest_into_nonchip",
+    "invest_into_own_unit",
+    "denial",
+    "procurement",
+    "cloud_results_title",
+    "device_sale_title",
+)
+
+
 def _actor_before(text: str, at: int, start: int) -> str:
     """The marker of the entity nearest before offset ``at`` (not before ``start``), or ""."""
     for k in range(at - 1, start - 1, -1):
@@ -309,6 +400,8 @@ CUE_NAMES: tuple[str, ...] = (
     "bigtech_customer",
     "digest_title",
     "chip_fund",
+    # Appended later (a model keeps the cues it was trained with: ``CueFeatures.n_features_out_``).
+    *LATER_CUE_NAMES,
 )
 _ACTION_CUES = frozenset({"self_dev", "launch", "invest"})
 _LEAD_CHARS = 160
@@ -374,6 +467,7 @@ def cue_vector(text: str) -> list[float]:
         float(bool(_CUSTOMER_RX.search(lowered))),
         float(bool(_DIGEST_RX.search(title)) or title.count("；") + title.count(";") >= 2),
         float(bool(_CHIP_FUND_RX.search(lowered))),
+        *_later_cues(lowered, title),
     ]
 
 
@@ -388,13 +482,14 @@ class CueFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: Sequence[str]) -> sp.csr_matrix:  # noqa: N803
-        rows = [cue_vector(text) for text in X]
-        return sp.csr_matrix(
-            np.asarray(rows, dtype=np.float64).reshape(len(rows), len(CUE_NAMES)) * self.scale
-        )
+        # Cues are only ever appended: a model trained before a cue existed reads the first ones it knew.
+        width = getattr(self, "n_features_out_", len(CUE_NAMES))
+        rows = [cue_vector(text)[:width] for text in X]
+        return sp.csr_matrix(np.asarray(rows, dtype=np.float64).reshape(len(rows), width) * self.scale)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        return np.asarray([f"cue__{n}" for n in CUE_NAMES], dtype=object)
+        width = getattr(self, "n_features_out_", len(CUE_NAMES))
+        return np.asarray([f"cue__{n}" for n in CUE_NAMES[:width]], dtype=object)
 
 
 def build_features(kind: str, *, cue_scale: float = 1.0) -> Any:

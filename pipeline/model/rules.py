@@ -26,7 +26,13 @@ _CHIP_AS_SPEC_RX = re.compile(
 )
 _DEVICE_RX = re.compile(
     r"smartphone|phone|tablet|laptop|notebook|macbook|ipad|iphone|pixel|galaxy|watch|tri-fold|foldable|"
-    r"手机|手機|平板|笔记本|筆電|折叠屏|折疊|三折|手表|手錶|新机|新機"
+    r"手机|手機|平板|笔记本|筆電|折叠屏|折疊|三折|手表|手錶|新机|新機|"
+    r"(?:mate|pura|nova|redmi|xiaomi|find x|reno|mi)\s?\d"
+)
+# A device on sale, repriced or reviewed: the news is the device, whatever chip the headline names.
+_DEVICE_SALE_RX = re.compile(
+    r"goes on sale|go on sale|on sale|price cut|cuts? (?:the )?price|review|hands-on|"
+    r"降价|降價|开售|開售|首销|首銷|评测|評測|上手|发售|發售|售价|售價|起售"
 )
 
 # Any sign that the text is about chips at all: a chip product, unit or company, or a chip word.
@@ -45,9 +51,13 @@ def chip_only_as_device_spec(text: str) -> bool:
     in-house chip work: the guide's "phones where the chip is at most a mention"."""
     lowered = text.lower()
     title = lowered[: end_of_title(lowered)]
-    if MARK_CHIP in title or not _DEVICE_RX.search(title) or not _CHIP_AS_SPEC_RX.search(lowered):
+    if not _DEVICE_RX.search(title):
         return False
     hits = cue_hits(lowered)
+    if _DEVICE_SALE_RX.search(title) and not any(cue == "self_dev" for cue, _ in hits):
+        return True
+    if MARK_CHIP in title or not _CHIP_AS_SPEC_RX.search(lowered):
+        return False
     if any(cue == "chip_word" and at < len(title) for cue, at in hits):
         return False  # the headline is about a chip
     return not any(cue == "self_dev" for cue, _ in hits)

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HOLDOUT_FRACTION = 0.2
-TARGET_PRECISION = 0.95
+TARGET_PRECISION = 0.97
 # The gate tolerates noise of this size on the held-out split before calling a candidate worse.
 GATE_F1_TOLERANCE = 0.01
 GATE_PRECISION_TOLERANCE = 0.02
@@ -46,7 +46,7 @@ FEATURE_F1_BAND = 0.01
 # Below this many training items the relevance model is one regression (trees would overfit).
 MIN_STACK_ITEMS = 300
 # Bump when the features or learners change, so the same data gives a new model version.
-MODEL_REVISION = "2026-11-28.4"
+MODEL_REVISION = "2026-12-03.1"
 
 
 @dataclass(frozen=True)
@@ -151,10 +151,21 @@ def _relevance_learner(seed: int) -> StackedRelevanceClassifier:
     )
 
 
-def _event_learner(seed: int) -> Any:
-    from sklearn.linear_model import LogisticRegression
+def _event_learner(seed: int) -> StackedRelevanceClassifier:
+    """Chip investment (1) against self-development (0): the same two stages as relevance, shallower trees.
 
-    return LogisticRegression(C=16.0, class_weight="balanced", solver="liblinear", random_state=seed)
+    The cues carry who acts on whom ("invests in a chip company" against "spins off its own chip unit",
+    "spends on its own design"), which a linear model over thousands of n-grams drowns out.
+    """
+    return StackedRelevanceClassifier(
+        n_cues=len(CUE_NAMES),
+        C=16.0,
+        cv=CV_FOLDS,
+        max_depth=2,
+        max_iter=100,
+        random_state=seed,
+        min_stack_items=MIN_STACK_ITEMS,
+    )
 
 
 def choose_threshold(
@@ -223,10 +234,10 @@ def _fit(
     X = features.fit_transform(texts)  # noqa: N806 - scikit-learn naming
     relevance = _relevance_learner(seed).fit(X, y, groups=[group_key(i) for i in items])
     relevant = [k for k, i in enumerate(items) if i.label == 1]
-    event_y = [items[k].event_type for k in relevant]
+    event_y = np.array([int(items[k].event_type == CHIP_INVESTMENT) for k in relevant])
     event = None
-    if len(set(event_y)) == 2:
-        event = _event_learner(seed).fit(X[relevant], event_y)
+    if min(event_y.sum(), len(event_y) - event_y.sum()) >= 2:
+        event = _event_learner(seed).fit(X[relevant], event_y, groups=[group_key(items[k]) for k in relevant])
     return _Fitted(features, relevance, event, relevance.oof_proba_, eligible, time.perf_counter() - started)
 
 
@@ -341,7 +352,7 @@ def train_and_save(
     promote: bool = True,
     seed: int = 0,
     watchlist: Watchlist | None = None,
-    feature_set: str = "auto",
+    feature_set: str = "char",
     hold_out: bool = True,
     feedback: Sequence[LabelledItem] = (),
     feedback_version: int | None = None,
@@ -352,8 +363,9 @@ def train_and_save(
 
     Feedback wins over a training item about the same article (``merge_labelled``); its held-out slice
     is scored, never trained on. With ``promote``, the new model is promoted when the gate
-    (``evaluate_candidate``) finds it no worse than the current one. ``feature_set`` is ``char``,
-    ``jieba`` or ``auto`` (measure both, keep the better). ``hold_out=False`` trains on every item (no
+    (``evaluate_candidate``) finds it no worse than the current one. ``feature_set`` is ``char``
+    (the default: jieba's segmentation alone costs ~0.6 ms an item, more than the whole budget of a
+    5,000 articles/s classifier), ``jieba`` or ``auto`` (measure both, keep the better). ``hold_out=False`` trains on every item (no
     held-out metrics): for fixed models such as the tests'.
     """
     started = time.perf_counter()
