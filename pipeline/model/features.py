@@ -302,7 +302,7 @@ _CLOUD_RESULTS_RX = re.compile(
     r"(?:云|cloud|azure|aws)[^。.;；]{0,30}(?:收入|营收|营业额|增长|增速|revenue|sales|grew|growth|quarter|季度)"
 )
 _SALE_TITLE_RX = re.compile(
-    r"goes on sale|on sale|price cut|review|hands-on|降价|开售|首销|评测|上手|发售|售价"
+    r"\bon sale|price cut|\breview|\bhands-on|降价|开售|首销|评测|上手|发售|售价"
 )
 _DEVICE_TITLE_RX = re.compile(
     r"smartphone|phone|tablet|laptop|notebook|macbook|ipad|iphone|pixel|galaxy|watch|手机|手機|平板|笔记本|筆電|折叠屏|手表"

@@ -31,7 +31,7 @@ _DEVICE_RX = re.compile(
 )
 # A device on sale, repriced or reviewed: the news is the device, whatever chip the headline names.
 _DEVICE_SALE_RX = re.compile(
-    r"goes on sale|go on sale|on sale|price cut|cuts? (?:the )?price|review|hands-on|"
+    r"\bon sale|price cut|cuts? (?:the )?price|\breview|\bhands-on|"
     r"降价|降價|开售|開售|首销|首銷|评测|評測|上手|发售|發售|售价|售價|起售"
 )
 
