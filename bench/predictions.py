@@ -24,12 +24,12 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.analysis.extract import analyze  # noqa: E402
-from pipeline.config.watchlist import Watchlist  # noqa: E402
-from pipeline.model.classifier import ClassifyItem, NewsClassifier  # noqa: E402
-from pipeline.model.dataset import resolve_train_paths  # noqa: E402
-from pipeline.model.features import model_text  # noqa: E402
-from pipeline.settings import PROJECT_ROOT, Settings  # noqa: E402
+from pipeline.analysis.extract import analyze
+from pipeline.config.watchlist import Watchlist
+from pipeline.model.classifier import ClassifyItem, NewsClassifier
+from pipeline.model.dataset import resolve_train_paths
+from pipeline.model.features import model_text
+from pipeline.settings import PROJECT_ROOT, Settings
 
 DEV_FILE = PROJECT_ROOT.parent / "shared" / "eval" / "dev.jsonl"
 _SCORES = ("probability", "event_probability")

@@ -104,9 +104,19 @@ class HashedCharTfidf(TransformerMixin, BaseEstimator):
     def transform(self, X: Sequence[str]) -> sp.csr_matrix:  # noqa: N803
         counts = hashed_char_counts(X, self.ngram_range, self.n_bits)
         counts.data = np.log1p(counts.data) * self.idf_[counts.indices]
+        counts.eliminate_zeros()  # columns without idf: what a sparse product would drop
         norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
-        return sp.csr_matrix(sp.diags(1.0 / norms) @ counts)
+        # Row scaling as ``diags(1 / norms) @ counts`` computed it (one product per entry), with the
+        # columns of each row in the order that product left them (descending), so that every later
+        # sum adds the same numbers in the same order: scores stay bit for bit what they were.
+        lengths = np.diff(counts.indptr)
+        row_end = np.repeat(counts.indptr[1:] + counts.indptr[:-1] - 1, lengths)
+        order = row_end - np.arange(counts.nnz)
+        return sp.csr_matrix(
+            ((counts.data * np.repeat(1.0 / norms, lengths))[order], counts.indices[order], counts.indptr),
+            shape=counts.shape,
+        )
 
 
 _PRIME = np.uint64(1099511628211)
@@ -115,15 +125,21 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 def hashed_char_counts(texts: Sequence[str], ngram_range: tuple[int, int], n_bits: int) -> sp.csr_matrix:
     """Counts of hashed character n-grams (lower-cased, whitespace collapsed), one row per text."""
-    docs = [_SPACE_RX.sub(" ", str(t).lower()) for t in texts]
+    strings = [str(t) for t in texts]
+    n_docs = len(strings)
     # One array for the whole batch, texts separated by NUL: an n-gram spanning a NUL is dropped.
-    joined = "\x00".join(d.replace("\x00", " ") for d in docs) + "\x00"
+    if any("\x00" in t for t in strings):  # a NUL inside a text becomes a space, after collapsing
+        joined = "\x00".join(_SPACE_RX.sub(" ", t.lower()).replace("\x00", " ") for t in strings) + "\x00"
+    else:
+        # Lower-casing and collapsing the joined batch equals doing it text by text: NUL is neither
+        # whitespace nor cased, so it ends a run of spaces and a word (final sigma) as a text's end does.
+        joined = _SPACE_RX.sub(" ", ("\x00".join(strings) + "\x00").lower())
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     is_sep = codes == 0
-    doc_of = np.cumsum(is_sep)
-    seps_before = np.concatenate([[0], doc_of])
+    doc_of = np.cumsum(is_sep, dtype=np.uint64)
+    seps_before = np.concatenate([np.zeros(1, dtype=np.uint64), doc_of])
     shift = np.uint64(64 - n_bits)
-    rows, cols = [], []
+    keys = []
     total = len(codes)
     with np.errstate(over="ignore"):
         for n in range(ngram_range[0], ngram_range[1] + 1):
@@ -135,15 +151,20 @@ def hashed_char_counts(texts: Sequence[str], ngram_range: tuple[int, int], n_bit
                 h = (h * _PRIME) ^ codes[k : k + m]
             h = (h * _MIX) >> shift
             ok = (seps_before[n : n + m] - seps_before[:m]) == 0
-            rows.append(doc_of[:m][ok])
-            cols.append(h[ok])
-    r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.uint64)
-    c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.uint64)
-    matrix = sp.csr_matrix(
-        (np.ones(len(r), dtype=np.float64), (r.astype(np.int64), c.astype(np.int64))),
-        shape=(len(docs), 1 << n_bits),
-    )
-    matrix.sum_duplicates()
+            keys.append((doc_of[:m][ok] << np.uint64(n_bits)) | h[ok])
+    # Counting = sorting the (row, column) keys and measuring the runs: the canonical CSR (sorted
+    # columns, no duplicates) that building from coordinates and summing duplicates gives.
+    key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
+    if (n_docs << n_bits) <= 1 << 32:
+        key = key.astype(np.uint32)  # sorts twice as fast
+    key.sort()
+    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else np.zeros(0, int)
+    counts = np.diff(np.append(starts, len(key))).astype(np.float64)
+    unique = key[starts].astype(np.int64)
+    rows = unique >> n_bits
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_docs))])
+    matrix = sp.csr_matrix((counts, unique & ((1 << n_bits) - 1), indptr), shape=(n_docs, 1 << n_bits))
+    matrix.has_canonical_format = True
     return matrix
 
 
