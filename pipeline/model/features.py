@@ -28,6 +28,7 @@ from pipeline.analysis.extract import (
     TITLE_SEPARATOR,
     Analysis,
     phrase_pattern,
+    phrase_scanner,
 )
 from pipeline.text import HAN
 
@@ -231,26 +232,43 @@ for _cue, _phrases in _CUE_PHRASES.items():
         _CUE_OF.setdefault(
             _SPACE_RX.sub("", _word.replace("-", "")) + "\x00" + _cue, (_cue, _phrase.endswith("*"))
         )
-_CUE_RX = re.compile(
-    "(?=(" + phrase_pattern([p.rstrip("*") for ps in _CUE_PHRASES.values() for p in ps]).pattern + "))"
-)
+_CUE_WORDS = [p.rstrip("*") for ps in _CUE_PHRASES.values() for p in ps]
+_CUE_RX = re.compile("(?=(" + phrase_pattern(_CUE_WORDS).pattern + "))")
+# The same hits as _CUE_RX.finditer (group 1 at m.start(1)), without trying each position in Python's loop.
+_CUE_SCAN = phrase_scanner(_CUE_WORDS, overlapping=True)
 _CUE_LOOKUP: dict[str, list[tuple[str, bool]]] = {}
 for _key, _value in _CUE_OF.items():
     _CUE_LOOKUP.setdefault(_key.split("\x00")[0], []).append(_value)
+# Matched phrase -> its (cue, counts only as a whole word) pairs, worked out once per spelling.
+_PHRASE_CUES: dict[str, tuple[tuple[str, bool], ...]] = {}
+
+
+def _phrase_cues(phrase: str) -> tuple[tuple[str, bool], ...]:
+    cues = _PHRASE_CUES.get(phrase)
+    if cues is None:
+        key = _SPACE_RX.sub("", phrase.replace("-", ""))
+        other_last = not phrase[-1:].isascii()
+        cues = tuple((cue, not (prefix or other_last)) for cue, prefix in _CUE_LOOKUP.get(key, ()))
+        if len(_PHRASE_CUES) < 50_000:  # spellings vary only in separators: a bound that never bites
+            _PHRASE_CUES[phrase] = cues
+    return cues
 
 
 def cue_hits(text: str) -> list[tuple[str, int]]:
     """(cue, offset) of every cue phrase in a lower-cased masked model text."""
     hits: list[tuple[str, int]] = []
     # The pattern is a look-ahead, so phrases inside longer ones count too ("chip" in "its own chip").
-    for m in _CUE_RX.finditer(text):
+    scan = _CUE_RX.finditer(text) if _CUE_SCAN is None else _CUE_SCAN.finditer(text)
+    for m in scan:
+        start = m.start(1)
+        if start < 0:
+            continue  # a skipping match of _CUE_SCAN
         phrase = m.group(1)
-        end = m.start() + len(phrase)
+        end = start + len(phrase)
         whole_word = end >= len(text) or not (text[end].isascii() and text[end].isalnum())
-        key = _SPACE_RX.sub("", phrase.replace("-", ""))
-        for cue, prefix in _CUE_LOOKUP.get(key, ()):
-            if prefix or whole_word or not phrase[-1:].isascii():
-                hits.append((cue, m.start()))
+        for cue, word_only in _phrase_cues(phrase):
+            if whole_word or not word_only:
+                hits.append((cue, start))
     for m in _MADE_BY_RX.finditer(text):
         hits.append(("self_dev", m.start()))
     return hits
