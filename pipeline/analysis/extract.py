@@ -148,7 +148,7 @@ class _Matcher:
         self.literal_rx = re.compile("|".join(parts))
         self.literal_rx_ic = re.compile("|".join(parts), re.IGNORECASE)
         # The same matches as ``literal_rx.finditer`` on lower-cased text, found faster (group 1).
-        self.literal_scan = skipping_scanner(self.literal_rx.pattern, forms_all, "A-Za-z0-9")
+        self.literal_scan = skipping_scanner(forms_all, "A-Za-z0-9")
 
         self.patterns: list[_Pattern] = []
         for chip in watchlist.chips:
@@ -322,26 +322,40 @@ def _emit(node: dict[str, Any]) -> str:
 
 
 def skipping_scanner(
-    pattern: str, words: set[str], word_chars: str, *, overlapping: bool = False
+    words: set[str], word_chars: str, *, overlapping: bool = False
 ) -> re.Pattern[str] | None:
-    """A faster equivalent of ``re.compile(pattern).finditer`` for a trie of ``words`` (``_trie_form``):
-    each match's group 1 is a match of ``pattern``, found where ``pattern`` would find it; skipping
-    matches (group 1 None) come in between and at the end. ``overlapping``: ``pattern`` is tried at
-    every position, as ``(?=(pattern))`` would be (group 1 then holds the hit inside the look-ahead).
+    """A faster equivalent of ``finditer`` for the trie pattern of ``words`` (``_trie_form``) whose ASCII
+    words start after ``(?<![word_chars])`` (as the matcher's and ``phrase_pattern``'s do).
 
-    ``pattern`` must start its ASCII words after ``(?<![word_chars])`` and its other words with a
-    non-ASCII character, as ``phrase_pattern`` and the matcher do. Then no match starts inside a run
-    of ``word_chars`` nor at a character no word starts with, and one regular expression skips those
-    runs in C instead of trying the pattern at each of their positions. None if a word is empty.
+    Each match's group 1 is a match of that pattern, found where it would find it; skipping matches
+    (group 1 None) come in between and at the end. ``overlapping``: the pattern is tried at every
+    position, as ``(?=(pattern))`` would be (group 1 then holds the hit inside the look-ahead).
+
+    No match starts inside a run of ``word_chars`` (the look-behind) nor at a character no word
+    starts with, so one regular expression skips those runs in C instead of trying the pattern at each
+    of their positions, and each part of the pattern checks its first character against a set before
+    walking the trie. None if a word is empty.
     """
     if not words or any(not w for w in words):
         return None
-    firsts = "".join(sorted({re.escape(w[0]) for w in words}))
-    skip = rf"(?>[{word_chars}]++|[^{firsts}]++|(?s:.))"
+    ascii_words = [w for w in words if w[:1].isascii()]
+    other_words = [w for w in words if not w[:1].isascii()]
+    parts = []
+    if ascii_words:
+        parts.append(rf"(?=[{_firsts(ascii_words)}])(?<![{word_chars}])(?:{_trie_regex(ascii_words)})")
+    if other_words:
+        parts.append(rf"(?=[{_firsts(other_words)}])(?:{_trie_regex(other_words)})")
+    pattern = "|".join(parts)
+    skip = rf"(?>[{word_chars}]++|[^{_firsts(list(words))}]++|(?s:.))"
     hit = rf"(?=({pattern}))(?s:.)" if overlapping else f"({pattern})"
     # Lazy: the pattern is tried before each skip; the \Z branch means a search never fails part-way,
     # which would restart it one character later.
     return re.compile(rf"{skip}*?(?:{hit}|\Z)")
+
+
+def _firsts(words: list[str]) -> str:
+    """The first characters of ``words``, as the inside of a character class."""
+    return "".join(sorted({re.escape(w[0]) for w in words}))
 
 
 def _hits(scanner: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
@@ -351,8 +365,7 @@ def _hits(scanner: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
 
 def phrase_scanner(phrases: list[str], *, overlapping: bool = False) -> re.Pattern[str] | None:
     """``phrase_pattern(phrases)`` as a ``skipping_scanner``: the same hits, in group 1, found faster."""
-    forms = {_trie_form(p) for p in phrases}
-    return skipping_scanner(phrase_pattern(phrases).pattern, forms, "a-z0-9", overlapping=overlapping)
+    return skipping_scanner({_trie_form(p) for p in phrases}, "a-z0-9", overlapping=overlapping)
 
 
 def phrase_pattern(phrases: list[str]) -> re.Pattern[str]:
