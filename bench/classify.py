@@ -34,6 +34,9 @@ from pipeline.model.classifier import ClassifyItem, NewsClassifier  # noqa: E402
 from pipeline.model.dataset import load_labelled, resolve_train_paths  # noqa: E402
 from pipeline.settings import PROJECT_ROOT, Settings  # noqa: E402
 
+# Issue 13: classification with extraction at 5,000 articles/s or more on one core.
+TARGET_PER_S = 5_000
+
 
 def _rss_kib() -> int:
     """Resident set size of this process in KiB (Linux), 0 elsewhere."""
@@ -130,25 +133,32 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     model.classify(items[: args.batch], watchlist=watchlist)  # warm-up: compiled patterns, caches
-    rates = []
+    rates, wall_rates = [], []
     for _ in range(args.rounds):
-        started = time.perf_counter()
+        cpu, wall = time.process_time(), time.perf_counter()
         relevant = 0
         for start in range(0, len(items), args.batch):
             results = model.classify(items[start : start + args.batch], watchlist=watchlist)
             relevant += sum(r.relevant for r in results)
-        rates.append(len(items) / (time.perf_counter() - started))
-    started = time.perf_counter()
+        rates.append(len(items) / (time.process_time() - cpu))
+        wall_rates.append(len(items) / (time.perf_counter() - wall))
+    cpu, wall = time.process_time(), time.perf_counter()
     for item in items:
         analyze(item.title, item.summary, language=None, watchlist=watchlist)
-    extract_rate = len(items) / (time.perf_counter() - started)
+    extract_rate = len(items) / (time.process_time() - cpu)
+    extract_wall = len(items) / (time.perf_counter() - wall)
 
+    rate = statistics.median(rates)
+    verdict = "PASS" if rate >= TARGET_PER_S else "FAIL"
     print(
-        f"classify + extract: {statistics.median(rates):,.0f} articles/s on one core "
-        f"(median of {args.rounds} rounds of {len(items)} articles in batches of {args.batch}; "
-        f"{relevant} relevant)"
+        f"classify + extract: {rate:,.0f} articles/s on one core (target >= {TARGET_PER_S:,}: {verdict}; "
+        f"median of {args.rounds} rounds of {len(items)} articles in batches of {args.batch}; {relevant} relevant)"
     )
     print(f"extraction alone:   {extract_rate:,.0f} articles/s")
+    print(
+        f"(rates per second of this process's CPU time, which other processes on the core do not inflate; "
+        f"per second of wall time: {statistics.median(wall_rates):,.0f} and {extract_wall:,.0f})"
+    )
     return 0
 
 

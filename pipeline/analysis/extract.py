@@ -106,6 +106,11 @@ class _Pattern:
     # checking them with `in` is far cheaper than running the regular expression over every text.
     triggers: tuple[str, ...] | None
     ignorecase: bool
+    scan: Guarded  # ``regex``, searched faster
+
+
+def _pattern(kind: str, name: str, owner: str | None, regex: re.Pattern[str]) -> _Pattern:
+    return _Pattern(kind, name, owner, regex, _required_literals(regex), _ignorecase(regex), Guarded(regex))
 
 
 class _Matcher:
@@ -154,15 +159,9 @@ class _Matcher:
         for chip in watchlist.chips:
             kind = CHIP if chip.owner in company_names else OTHER_CHIP
             for p in chip.patterns:
-                regex = re.compile(p.regex)
-                self.patterns.append(
-                    _Pattern(kind, p.name, chip.owner, regex, _required_literals(regex), _ignorecase(regex))
-                )
+                self.patterns.append(_pattern(kind, p.name, chip.owner, re.compile(p.regex)))
         for raw in watchlist.chip_company_patterns:
-            regex = re.compile(raw)
-            self.patterns.append(
-                _Pattern(CHIPCO, r"\g<0>", None, regex, _required_literals(regex), _ignorecase(regex))
-            )
+            self.patterns.append(_pattern(CHIPCO, r"\g<0>", None, re.compile(raw)))
 
     def find(self, text: str) -> list[Mention]:
         """Non-overlapping mentions in ``text``, in order; ignore-phrases are dropped."""
@@ -199,7 +198,7 @@ class _Matcher:
                         break
                 else:
                     continue
-            for own in pattern.regex.finditer(text):
+            for own in pattern.scan.finditer(text):
                 if own.end() == own.start():
                     continue
                 name = _expand(own, pattern.name)
@@ -271,6 +270,123 @@ def _required_literals(regex: re.Pattern[str]) -> tuple[str, ...] | None:
     if regex.flags & re.IGNORECASE:
         best = tuple(x.lower() for x in best)
     return best
+
+
+class Guarded:
+    """A compiled regular expression searched faster, with the same results: a guard finds the next
+    position where a match can begin (one of the characters matches begin with, found in C) and where
+    the expression does match, and the expression is matched there.
+
+    Python's engine skips ahead by the first character on its own only when an expression starts with
+    a literal or a character set; one that starts with a look-behind (``(?<![A-Za-z0-9])A...``), an
+    alternation of groups, or a case-insensitive word is tried at every position. Expressions whose
+    first characters cannot be listed (``\\d``, ``.``, a large range) or that can match the empty string
+    are searched as they are.
+    """
+
+    __slots__ = ("guard", "regex")
+
+    def __init__(self, regex: re.Pattern[str]) -> None:
+        self.regex = regex
+        self.guard = _first_char_guard(regex)
+
+    def search(self, text: str) -> re.Match[str] | None:
+        """``regex.search(text)``."""
+        if self.guard is None:
+            return self.regex.search(text)
+        at = self.guard.search(text)
+        return None if at is None else self.regex.match(text, at.start())
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        """``regex.finditer(text)`` (never an empty match: a guarded expression cannot match empty)."""
+        if self.guard is None:
+            yield from self.regex.finditer(text)
+            return
+        pos = 0
+        while (at := self.guard.search(text, pos)) is not None:
+            match = self.regex.match(text, at.start())
+            if match is None:  # cannot happen: the guard matched the expression there
+                pos = at.start() + 1
+                continue
+            yield match
+            pos = match.end()
+
+
+_MAX_GUARD_CHARS = 4096
+
+
+def _first_char_guard(regex: re.Pattern[str]) -> re.Pattern[str] | None:
+    """``[first characters](?<=(?=regex).)``: where ``regex`` matches, found by the engine's fast scan
+    for a character set; None when the first characters are unknown or ``regex`` can match empty."""
+    try:
+        sre_c: Any = importlib.import_module("re._constants")
+        sre_p: Any = importlib.import_module("re._parser")
+        parsed = sre_p.parse(regex.pattern, regex.flags)
+        if parsed.getwidth()[0] < 1:
+            return None
+        first_op = parsed.data[0][0] if parsed.data else None
+        if first_op in (sre_c.LITERAL, sre_c.IN) and not regex.flags & re.IGNORECASE:
+            return None  # the engine already skips ahead by this first character
+        chars, nullable = _first_chars(list(parsed.data), sre_c)
+        if chars is None or nullable or not chars:
+            return None
+        if regex.flags & re.IGNORECASE:
+            chars |= {v for c in chars for v in (c.lower(), c.upper(), c.swapcase()) if len(v) == 1}
+        if len(chars) > _MAX_GUARD_CHARS:
+            return None
+        first = "".join(re.escape(c) for c in sorted(chars))
+        return re.compile(f"[{first}](?<=(?={regex.pattern})(?s:.))", regex.flags)
+    except Exception:  # private modules, or a pattern this wrapping cannot hold: search as it is
+        return None
+
+
+def _first_chars(items: list[Any], sre_c: Any) -> tuple[set[str] | None, bool]:
+    """(characters a match of the sequence ``items`` can begin with, or None if unknown; whether the
+    sequence can match without consuming a character)."""
+    out: set[str] = set()
+    for op, av in items:
+        if op in (sre_c.AT, sre_c.ASSERT, sre_c.ASSERT_NOT):
+            continue  # zero width: the first character comes later
+        chars, nullable = _first_chars_of(op, av, sre_c)
+        if chars is None:
+            return None, False
+        out |= chars
+        if not nullable:
+            return out, False
+    return out, True
+
+
+def _first_chars_of(op: Any, av: Any, sre_c: Any) -> tuple[set[str] | None, bool]:
+    if op is sre_c.LITERAL:
+        return {chr(av)}, False
+    if op is sre_c.IN:
+        chars: set[str] = set()
+        for o, a in av:
+            if o is sre_c.LITERAL:
+                chars.add(chr(a))
+            elif o is sre_c.RANGE and a[1] - a[0] < _MAX_GUARD_CHARS:
+                chars.update(map(chr, range(a[0], a[1] + 1)))
+            else:  # a negated set, a category (\\d, \\w), a large range
+                return None, False
+        return chars, False
+    if op is sre_c.SUBPATTERN:
+        return _first_chars(list(av[-1]), sre_c)
+    if op is sre_c.ATOMIC_GROUP:
+        return _first_chars(list(av), sre_c)
+    if op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT, sre_c.POSSESSIVE_REPEAT):
+        chars_r, nullable = _first_chars(list(av[2]), sre_c)
+        return chars_r, nullable or av[0] == 0
+    if op is sre_c.BRANCH:
+        union: set[str] = set()
+        any_nullable = False
+        for alternative in av[1]:
+            chars_b, nullable = _first_chars(list(alternative), sre_c)
+            if chars_b is None:
+                return None, False
+            union |= chars_b
+            any_nullable = any_nullable or nullable
+        return union, any_nullable
+    return None, False
 
 
 def _expand(match: re.Match[str], template: str) -> str:
@@ -482,8 +598,8 @@ _EN_SUFFIX_RX = re.compile(
 def find_amounts(text: str) -> list[tuple[int, Amount]]:
     """Every amount of money in ``text`` with its offset, in order of appearance."""
     found: list[tuple[int, int, Amount]] = []
-    if not any(ch.isdigit() for ch in text):
-        return []
+    if not _DIGIT_RX.search(text):
+        return []  # every amount pattern needs a decimal digit (\d; str.isdigit also takes "²")
     lowered = text.lower()
     if "元" in text or "美金" in text or "人民幣" in text or "人民币" in text:
         for m in _ZH_AMOUNT_RX.finditer(text):
@@ -509,6 +625,7 @@ def find_amounts(text: str) -> list[tuple[int, Amount]]:
     return out
 
 
+_DIGIT_RX = re.compile(r"\d")
 _PREFIX_SIGNS = ("$", "¥", "￥", "€", "£", "USD", "HKD", "RMB", "CNY", "EUR", "usd", "rmb")
 _SUFFIX_WORDS = ("yuan", "dollar", "renminbi", "rmb", "cny", "usd", "hkd", "euro", "eur")
 

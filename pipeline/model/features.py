@@ -27,6 +27,7 @@ from pipeline.analysis.extract import (
     MARK_UNIT,
     TITLE_SEPARATOR,
     Analysis,
+    Guarded,
     phrase_pattern,
     phrase_scanner,
 )
@@ -306,6 +307,13 @@ _CHIP_TARGET_RX = re.compile(
 )
 
 
+# The same searches, faster (``Guarded``).
+_CUSTOMER = Guarded(_CUSTOMER_RX)
+_CHIP_FUND = Guarded(_CHIP_FUND_RX)
+_DIGEST = Guarded(_DIGEST_RX)
+_CHIP_TARGET = Guarded(_CHIP_TARGET_RX)
+
+
 def _actor_before(text: str, at: int, start: int) -> str:
     """The marker of the entity nearest before offset ``at`` (not before ``start``), or ""."""
     for k in range(at - 1, start - 1, -1):
@@ -378,7 +386,7 @@ def cue_vector(text: str) -> list[float]:
         elif lead_start <= at < lead_start + _LEAD_CHARS:
             actors["lead"].add(_actor_before(lowered, at, lead_start))
     invest = "invest" in found
-    chip_target = chipco or bool(_CHIP_TARGET_RX.search(lowered))
+    chip_target = chipco or bool(_CHIP_TARGET.search(lowered))
     return [
         float(bigtech_title),
         math.log1p(n_bigtech),
@@ -410,9 +418,9 @@ def cue_vector(text: str) -> list[float]:
         float(MARK_CHIPCO in actors["lead"]),
         float(invest and chip_target),
         float(invest and not chip_target),
-        float(bool(_CUSTOMER_RX.search(lowered))),
-        float(bool(_DIGEST_RX.search(title)) or title.count("；") + title.count(";") >= 2),
-        float(bool(_CHIP_FUND_RX.search(lowered))),
+        float(bool(_CUSTOMER.search(lowered))),
+        float(bool(_DIGEST.search(title)) or title.count("；") + title.count(";") >= 2),
+        float(bool(_CHIP_FUND.search(lowered))),
     ]
 
 
