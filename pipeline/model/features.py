@@ -43,6 +43,7 @@ FEATURE_SETS = ("char", "jieba")
 _MARKS = f"{MARK_BIGTECH}{MARK_UNIT}{MARK_CHIP}{MARK_CHIPCO}{MARK_OTHER_CHIP}{MARK_AMOUNT}"
 _TOKEN_RX = re.compile(rf"[{_MARKS}]|[a-z0-9]+(?:['’\-][a-z0-9]+)*|[{HAN}]+")
 _HAN_RUN_RX = re.compile(f"[{HAN}]+")
+_MARK_RX = re.compile(f"[{_MARKS}]")
 _SPACE_RX = re.compile(r"\s+")
 
 
@@ -316,10 +317,8 @@ _CHIP_TARGET = Guarded(_CHIP_TARGET_RX)
 
 def _actor_before(text: str, at: int, start: int) -> str:
     """The marker of the entity nearest before offset ``at`` (not before ``start``), or ""."""
-    for k in range(at - 1, start - 1, -1):
-        if text[k] in ACTOR_MARKS:
-            return text[k]
-    return ""
+    nearest = max(text.rfind(mark, start, at) for mark in ACTOR_MARKS)
+    return text[nearest] if nearest >= 0 else ""
 
 
 CUE_NAMES: tuple[str, ...] = (
@@ -370,7 +369,8 @@ def cue_vector(text: str) -> list[float]:
     found = {c for c, _ in hits}
     in_title = {c for c, at in hits if at < title_end}
     bt = MARK_BIGTECH + MARK_UNIT + MARK_CHIP
-    first_mark = next((ch for ch in title if ch in _MARKS), "")
+    first = _MARK_RX.search(title)
+    first_mark = first.group() if first else ""
     bigtech_title = any(m in title for m in bt)
     n_bigtech = sum(text.count(m) for m in bt)
     chip_title = "chip_word" in in_title or MARK_CHIP in title
