@@ -27,11 +27,10 @@ from pipeline.analysis.extract import (
     MARK_UNIT,
     TITLE_SEPARATOR,
     Analysis,
-    Guarded,
     phrase_pattern,
     phrase_scanner,
 )
-from pipeline.text import HAN
+from pipeline.text import HAN, Guarded
 
 # The model reads the title and the lead: that is where news states what happened, and it keeps the
 # input like the training data (feed summaries) when a long page body is appended.

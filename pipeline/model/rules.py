@@ -11,8 +11,9 @@ import re
 
 import numpy as np
 
-from pipeline.analysis.extract import MARK_CHIP, MARK_CHIPCO, MARK_OTHER_CHIP, MARK_UNIT, Analysis, Guarded
+from pipeline.analysis.extract import MARK_CHIP, MARK_CHIPCO, MARK_OTHER_CHIP, MARK_UNIT, Analysis
 from pipeline.model.features import ACTOR_MARKS, cue_hits, end_of_title, model_text
+from pipeline.text import Guarded
 
 # A capped probability: half the threshold, so an ineligible article is never relevant and its score
 # still orders it among the other irrelevant ones.
