@@ -1,5 +1,5 @@
 """Text hygiene and script: invisible and control characters out, HTML to plain text, entities unescaped
-once; the one definition of CJK characters, and language detection.
+once; the one definition of CJK characters, language detection, and ``Guarded`` (faster regex searches).
 
 Everything the pipeline stores or shows as text goes through :func:`clean_text`, so a title cannot carry
 a right-to-left override, a zero-width joiner between letters of a company name, or a NUL byte.
