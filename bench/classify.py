@@ -6,6 +6,11 @@ training items (``data/train/*.jsonl``: Chinese, English and mixed, relevant and
 
 The model is ``--model PATH``, else the promoted model of the store (``NEWS_DB_URL``, its local copy under
 ``NEWS_MODEL_DIR``), else one trained on the spot into a temporary folder.
+
+Rates are articles per second of this process's CPU time (the figure set against the target of issue 13,
+5,000 articles/s), so that other processes sharing the core do not lower them; rates per second of wall
+time are printed beside them. No result is cached between articles: the repeated items are analysed and scored anew.
+``python -m bench.predictions`` checks that an optimisation left every prediction as it was.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ from pipeline.config.watchlist import Watchlist  # noqa: E402
 from pipeline.model.classifier import ClassifyItem, NewsClassifier  # noqa: E402
 from pipeline.model.dataset import load_labelled, resolve_train_paths  # noqa: E402
 from pipeline.settings import PROJECT_ROOT, Settings  # noqa: E402
+
+# Issue 13: classification with extraction at 5,000 articles/s or more on one core.
+TARGET_PER_S = 5_000
 
 
 def _rss_kib() -> int:
@@ -130,25 +138,32 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     model.classify(items[: args.batch], watchlist=watchlist)  # warm-up: compiled patterns, caches
-    rates = []
+    rates, wall_rates = [], []
     for _ in range(args.rounds):
-        started = time.perf_counter()
+        cpu, wall = time.process_time(), time.perf_counter()
         relevant = 0
         for start in range(0, len(items), args.batch):
             results = model.classify(items[start : start + args.batch], watchlist=watchlist)
             relevant += sum(r.relevant for r in results)
-        rates.append(len(items) / (time.perf_counter() - started))
-    started = time.perf_counter()
+        rates.append(len(items) / (time.process_time() - cpu))
+        wall_rates.append(len(items) / (time.perf_counter() - wall))
+    cpu, wall = time.process_time(), time.perf_counter()
     for item in items:
         analyze(item.title, item.summary, language=None, watchlist=watchlist)
-    extract_rate = len(items) / (time.perf_counter() - started)
+    extract_rate = len(items) / (time.process_time() - cpu)
+    extract_wall = len(items) / (time.perf_counter() - wall)
 
+    rate = statistics.median(rates)
+    verdict = "PASS" if rate >= TARGET_PER_S else "FAIL"
     print(
-        f"classify + extract: {statistics.median(rates):,.0f} articles/s on one core "
-        f"(median of {args.rounds} rounds of {len(items)} articles in batches of {args.batch}; "
-        f"{relevant} relevant)"
+        f"classify + extract: {rate:,.0f} articles/s on one core (target >= {TARGET_PER_S:,}: {verdict}; "
+        f"median of {args.rounds} rounds of {len(items)} articles in batches of {args.batch}; {relevant} relevant)"
     )
     print(f"extraction alone:   {extract_rate:,.0f} articles/s")
+    print(
+        f"(rates per second of this process's CPU time, which other processes on the core do not inflate; "
+        f"per second of wall time: {statistics.median(wall_rates):,.0f} and {extract_wall:,.0f})"
+    )
     return 0
 
 

@@ -10,7 +10,7 @@ kernel
     ``errors``    one exception base, subclasses that carry context (URL, feed, file and line)
     ``models``    frozen dataclasses passed between stages; ``LANGUAGES``, ``EVENT_TYPES``
     ``settings``  the one place that reads configuration (environment variables, each checked)
-    ``text``      text hygiene, HTML to text, the CJK character class, language detection
+    ``text``      text hygiene, HTML to text, the CJK character class, language detection, faster regex searches (``Guarded``)
 ``config/``       the YAML files a user edits, validated with file/entry/line errors
     ``yamlfile`` (loading), ``feeds``, ``watchlist``, ``routing``, ``feedback`` (emoji -> labels)
 ``store/``        every SQL statement (SQLAlchemy Core; SQLite or PostgreSQL)

@@ -1,5 +1,5 @@
 """Text hygiene and script: invisible and control characters out, HTML to plain text, entities unescaped
-once; the one definition of CJK characters, and language detection.
+once; the one definition of CJK characters, language detection, and ``Guarded`` (faster regex searches).
 
 Everything the pipeline stores or shows as text goes through :func:`clean_text`, so a title cannot carry
 a right-to-left override, a zero-width joiner between letters of a company name, or a NUL byte.
@@ -10,8 +10,11 @@ per item would cost more than parsing the feed.
 from __future__ import annotations
 
 import html.entities
+import importlib
 import re
 import unicodedata
+from collections.abc import Iterator
+from typing import Any
 
 # --- scripts ------------------------------------------------------------------------------------------
 
@@ -65,6 +68,126 @@ def detect_language(text: str) -> str:
     if overall == "zh":
         return "zh"
     return "mixed" if len(HAN_RE.findall(sample)) >= 40 else "en"
+
+
+# --- faster regular-expression searches ---------------------------------------------------------------
+
+
+class Guarded:
+    """A compiled regular expression searched faster, with the same results: a guard finds the next
+    position where a match can begin (one of the characters matches begin with, found in C) and where
+    the expression does match, and the expression is matched there.
+
+    Python's engine skips ahead by the first character on its own only when an expression starts with
+    a literal or a character set; one that starts with a look-behind (``(?<![A-Za-z0-9])A...``), an
+    alternation of groups, or a case-insensitive word is tried at every position. Expressions whose
+    first characters cannot be listed (``\\d``, ``.``, a large range) or that can match the empty string
+    are searched as they are.
+    """
+
+    __slots__ = ("guard", "regex")
+
+    def __init__(self, regex: re.Pattern[str]) -> None:
+        self.regex = regex
+        self.guard = _first_char_guard(regex)
+
+    def search(self, text: str) -> re.Match[str] | None:
+        """``regex.search(text)``."""
+        if self.guard is None:
+            return self.regex.search(text)
+        at = self.guard.search(text)
+        return None if at is None else self.regex.match(text, at.start())
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        """``regex.finditer(text)`` (never an empty match: a guarded expression cannot match empty)."""
+        if self.guard is None:
+            yield from self.regex.finditer(text)
+            return
+        pos = 0
+        while (at := self.guard.search(text, pos)) is not None:
+            match = self.regex.match(text, at.start())
+            if match is None:  # cannot happen: the guard matched the expression there
+                pos = at.start() + 1
+                continue
+            yield match
+            pos = match.end()
+
+
+_MAX_GUARD_CHARS = 4096
+
+
+def _first_char_guard(regex: re.Pattern[str]) -> re.Pattern[str] | None:
+    """``[first characters](?<=(?=regex).)``: where ``regex`` matches, found by the engine's fast scan
+    for a character set; None when the first characters are unknown or ``regex`` can match empty."""
+    try:
+        sre_c: Any = importlib.import_module("re._constants")
+        sre_p: Any = importlib.import_module("re._parser")
+        parsed = sre_p.parse(regex.pattern, regex.flags)
+        if parsed.getwidth()[0] < 1:
+            return None
+        first_op = parsed.data[0][0] if parsed.data else None
+        if first_op in (sre_c.LITERAL, sre_c.IN) and not regex.flags & re.IGNORECASE:
+            return None  # the engine already skips ahead by this first character
+        chars, nullable = _first_chars(list(parsed.data), sre_c)
+        if chars is None or nullable or not chars:
+            return None
+        if regex.flags & re.IGNORECASE:
+            chars |= {v for c in chars for v in (c.lower(), c.upper(), c.swapcase()) if len(v) == 1}
+        if len(chars) > _MAX_GUARD_CHARS:
+            return None
+        first = "".join(re.escape(c) for c in sorted(chars))
+        return re.compile(f"[{first}](?<=(?={regex.pattern})(?s:.))", regex.flags)
+    except Exception:  # private modules, or a pattern this wrapping cannot hold: search as it is
+        return None
+
+
+def _first_chars(items: list[Any], sre_c: Any) -> tuple[set[str] | None, bool]:
+    """(characters a match of the sequence ``items`` can begin with, or None if unknown; whether the
+    sequence can match without consuming a character)."""
+    out: set[str] = set()
+    for op, av in items:
+        if op in (sre_c.AT, sre_c.ASSERT, sre_c.ASSERT_NOT):
+            continue  # zero width: the first character comes later
+        chars, nullable = _first_chars_of(op, av, sre_c)
+        if chars is None:
+            return None, False
+        out |= chars
+        if not nullable:
+            return out, False
+    return out, True
+
+
+def _first_chars_of(op: Any, av: Any, sre_c: Any) -> tuple[set[str] | None, bool]:
+    if op is sre_c.LITERAL:
+        return {chr(av)}, False
+    if op is sre_c.IN:
+        chars: set[str] = set()
+        for o, a in av:
+            if o is sre_c.LITERAL:
+                chars.add(chr(a))
+            elif o is sre_c.RANGE and a[1] - a[0] < _MAX_GUARD_CHARS:
+                chars.update(map(chr, range(a[0], a[1] + 1)))
+            else:  # a negated set, a category (\\d, \\w), a large range
+                return None, False
+        return chars, False
+    if op is sre_c.SUBPATTERN:
+        return _first_chars(list(av[-1]), sre_c)
+    if op is sre_c.ATOMIC_GROUP:
+        return _first_chars(list(av), sre_c)
+    if op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT, sre_c.POSSESSIVE_REPEAT):
+        chars_r, nullable = _first_chars(list(av[2]), sre_c)
+        return chars_r, nullable or av[0] == 0
+    if op is sre_c.BRANCH:
+        union: set[str] = set()
+        any_nullable = False
+        for alternative in av[1]:
+            chars_b, nullable = _first_chars(list(alternative), sre_c)
+            if chars_b is None:
+                return None, False
+            union |= chars_b
+            any_nullable = any_nullable or nullable
+        return union, any_nullable
+    return None, False
 
 
 # --- cleaning -----------------------------------------------------------------------------------------

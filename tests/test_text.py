@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from pipeline.text import clean_text, clean_title, html_to_text, unescape_entities
+from pipeline.text import Guarded, clean_text, clean_title, html_to_text, unescape_entities
 
 
 @pytest.mark.parametrize(
@@ -101,3 +103,47 @@ def test_html_to_text_on_hostile_markup() -> None:
 )
 def test_unescape_entities_once(raw: str, text: str) -> None:
     assert unescape_entities(raw) == text
+
+
+# --- Guarded: the same matches as the plain regular expression ------------------------------------------
+
+_GUARD_TEXTS = [
+    "",
+    "A4 paper and an A17 Pro chip; xA5 is not one, nor -A6",
+    "Apple's M2 Pro, M3 Max and M4 — not M7 or HM2",
+    "the N1 chip, R1 wireless, W2芯片 and H1 headphones",
+    "Kelvin sign \u212a1 and long s \u017fupplier buy from customers like us",
+    "CUSTOMERS SUCH AS ⒝ and ⒝ customer\n",
+    "他说。她说！真的？是的；还有…最后. Done. Mr. Smith went to Washington. 3.5 billion",
+    "İstanbul ΣΑΣ ends in sigma Σ",
+    "\n\n  \t",
+]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "flags", "guarded"),
+    [
+        (r"(?<![A-Za-z0-9\-])A([4-9]|1\d)([XZ])?(?:\s+(Bionic|Pro|Fusion))?(?![A-Za-z0-9\-])", 0, True),
+        (r"(?<![A-Za-z0-9\-])([NRWH][12])(?=\s*(?:chip|芯片|wireless|无线))", 0, True),
+        (r"(?:customer|client|客户)s?|(?:buy|from)\s", re.IGNORECASE, True),
+        (
+            r"(?:to|for|from|with|by|uses?|customers?(?: such as| including)?|like|向|为)\s*$",
+            re.IGNORECASE,
+            True,
+        ),
+        (r"[。！？；]+[”’」』)）\"']*|…+|[!?]+(?=\s|$)|\.+(?=\s|$)", 0, True),
+        (r"s|k", re.IGNORECASE, True),
+        (r"\d+", 0, False),  # first characters unknown (a category): searched as it is
+        (r"x*", 0, False),  # can match empty
+        (r"Σ", 0, False),  # a literal first: the engine already skips ahead by it
+    ],
+)
+def test_guarded_finds_what_the_regex_finds(pattern: str, flags: int, guarded: bool) -> None:
+    regex = re.compile(pattern, flags)
+    fast = Guarded(regex)
+    assert (fast.guard is not None) == guarded
+    for text in _GUARD_TEXTS:
+        expected = [(m.span(), m.groups()) for m in regex.finditer(text)]
+        assert [(m.span(), m.groups()) for m in fast.finditer(text)] == expected, text
+        plain, quick = regex.search(text), fast.search(text)
+        assert (quick and (quick.span(), quick.groups())) == (plain and (plain.span(), plain.groups()))

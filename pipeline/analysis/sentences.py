@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import re
 
+from pipeline.text import Guarded
+
 MAX_SCAN_CHARS = 8_000
 MAX_SCAN_SENTENCES = 40
 
@@ -31,6 +33,8 @@ _BOUNDARY_RX = re.compile(
     f"[。！？；]+[{_CLOSERS}]*|…+[{_CLOSERS}]*|[!?]+[{_CLOSERS}]*(?=\\s|$|[{_CJK_CLASS}])"
     f"|\\.+[{_CLOSERS}]*(?=\\s|$|[{_CJK_CLASS}])"
 )
+# The same matches, found from the characters a boundary starts with (``Guarded``).
+_BOUNDARIES = Guarded(_BOUNDARY_RX)
 _SPACE_RX = re.compile(r"[ \t\u00a0\u3000]+")
 # Never the end of a sentence: titles, Latin shorthand, months, units written with a dot.
 _TITLES = frozenset(
@@ -75,7 +79,7 @@ def _is_boundary(text: str, start: int, match: re.Match[str]) -> bool:
 
 def _split_line(line: str, out: list[str], limit: int) -> None:
     start = 0
-    for match in _BOUNDARY_RX.finditer(line):
+    for match in _BOUNDARIES.finditer(line):
         if match.start() < start or not _is_boundary(line, start, match):
             continue
         piece = line[start : match.end()].strip()

@@ -11,7 +11,7 @@ import itertools
 import re
 
 from pipeline.analysis.sentences import split_sentences
-from pipeline.text import HAN_RE
+from pipeline.text import HAN_RE, Guarded
 
 __all__ = ["MAX_SUMMARY_CHARS", "MAX_SUMMARY_CHARS_EN", "extractive_summary", "split_sentences"]
 
@@ -30,6 +30,8 @@ _KEY_RX = re.compile(
     r"in-house|custom|unveil|launch|invest|stake|acquire|funding|tape",
     re.IGNORECASE,
 )
+
+_KEY = Guarded(_KEY_RX)  # the same searches, faster
 
 
 def _terms(text: str, chinese: bool) -> set[str]:
@@ -56,7 +58,7 @@ def extractive_summary(title: str, text: str, *, language: str, max_sentences: i
     for i, sentence in enumerate(sentences):
         terms = _terms(sentence, chinese)
         overlap = len(terms & title_terms) / (len(title_terms) or 1)
-        score = 2.0 * overlap + 1.0 / (1 + i) + (0.5 if _KEY_RX.search(sentence) else 0.0)
+        score = 2.0 * overlap + 1.0 / (1 + i) + (0.5 if _KEY.search(sentence) else 0.0)
         length = len(sentence)
         if length < (8 if chinese else 30):
             score -= 1.0  # fragments: datelines, captions, "Read more".

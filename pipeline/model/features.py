@@ -28,8 +28,9 @@ from pipeline.analysis.extract import (
     TITLE_SEPARATOR,
     Analysis,
     phrase_pattern,
+    phrase_scanner,
 )
-from pipeline.text import HAN
+from pipeline.text import HAN, Guarded
 
 # The model reads the title and the lead: that is where news states what happened, and it keeps the
 # input like the training data (feed summaries) when a long page body is appended.
@@ -41,6 +42,7 @@ FEATURE_SETS = ("char", "jieba")
 _MARKS = f"{MARK_BIGTECH}{MARK_UNIT}{MARK_CHIP}{MARK_CHIPCO}{MARK_OTHER_CHIP}{MARK_AMOUNT}"
 _TOKEN_RX = re.compile(rf"[{_MARKS}]|[a-z0-9]+(?:['’\-][a-z0-9]+)*|[{HAN}]+")
 _HAN_RUN_RX = re.compile(f"[{HAN}]+")
+_MARK_RX = re.compile(f"[{_MARKS}]")
 _SPACE_RX = re.compile(r"\s+")
 
 
@@ -104,9 +106,19 @@ class HashedCharTfidf(TransformerMixin, BaseEstimator):
     def transform(self, X: Sequence[str]) -> sp.csr_matrix:  # noqa: N803
         counts = hashed_char_counts(X, self.ngram_range, self.n_bits)
         counts.data = np.log1p(counts.data) * self.idf_[counts.indices]
+        counts.eliminate_zeros()  # columns without idf: what a sparse product would drop
         norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
-        return sp.csr_matrix(sp.diags(1.0 / norms) @ counts)
+        # Row scaling as ``diags(1 / norms) @ counts`` computed it (one product per entry), with the
+        # columns of each row in the order that product left them (descending), so that every later
+        # sum adds the same numbers in the same order: scores stay bit for bit what they were.
+        lengths = np.diff(counts.indptr)
+        row_end = np.repeat(counts.indptr[1:] + counts.indptr[:-1] - 1, lengths)
+        order = row_end - np.arange(counts.nnz)
+        return sp.csr_matrix(
+            ((counts.data * np.repeat(1.0 / norms, lengths))[order], counts.indices[order], counts.indptr),
+            shape=counts.shape,
+        )
 
 
 _PRIME = np.uint64(1099511628211)
@@ -115,15 +127,21 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 def hashed_char_counts(texts: Sequence[str], ngram_range: tuple[int, int], n_bits: int) -> sp.csr_matrix:
     """Counts of hashed character n-grams (lower-cased, whitespace collapsed), one row per text."""
-    docs = [_SPACE_RX.sub(" ", str(t).lower()) for t in texts]
+    strings = [str(t) for t in texts]
+    n_docs = len(strings)
     # One array for the whole batch, texts separated by NUL: an n-gram spanning a NUL is dropped.
-    joined = "\x00".join(d.replace("\x00", " ") for d in docs) + "\x00"
+    if any("\x00" in t for t in strings):  # a NUL inside a text becomes a space, after collapsing
+        joined = "\x00".join(_SPACE_RX.sub(" ", t.lower()).replace("\x00", " ") for t in strings) + "\x00"
+    else:
+        # Lower-casing and collapsing the joined batch equals doing it text by text: NUL is neither
+        # whitespace nor cased, so it ends a run of spaces and a word (final sigma) as a text's end does.
+        joined = _SPACE_RX.sub(" ", ("\x00".join(strings) + "\x00").lower())
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     is_sep = codes == 0
-    doc_of = np.cumsum(is_sep)
-    seps_before = np.concatenate([[0], doc_of])
+    doc_of = np.cumsum(is_sep, dtype=np.uint64)
+    seps_before = np.concatenate([np.zeros(1, dtype=np.uint64), doc_of])
     shift = np.uint64(64 - n_bits)
-    rows, cols = [], []
+    keys = []
     total = len(codes)
     with np.errstate(over="ignore"):
         for n in range(ngram_range[0], ngram_range[1] + 1):
@@ -135,15 +153,20 @@ def hashed_char_counts(texts: Sequence[str], ngram_range: tuple[int, int], n_bit
                 h = (h * _PRIME) ^ codes[k : k + m]
             h = (h * _MIX) >> shift
             ok = (seps_before[n : n + m] - seps_before[:m]) == 0
-            rows.append(doc_of[:m][ok])
-            cols.append(h[ok])
-    r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.uint64)
-    c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.uint64)
-    matrix = sp.csr_matrix(
-        (np.ones(len(r), dtype=np.float64), (r.astype(np.int64), c.astype(np.int64))),
-        shape=(len(docs), 1 << n_bits),
-    )
-    matrix.sum_duplicates()
+            keys.append((doc_of[:m][ok] << np.uint64(n_bits)) | h[ok])
+    # Counting = sorting the (row, column) keys and measuring the runs: the canonical CSR (sorted
+    # columns, no duplicates) that building from coordinates and summing duplicates gives.
+    key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
+    if (n_docs << n_bits) <= 1 << 32:
+        key = key.astype(np.uint32)  # sorts twice as fast
+    key.sort()
+    starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else np.zeros(0, int)
+    counts = np.diff(np.append(starts, len(key))).astype(np.float64)
+    unique = key[starts].astype(np.int64)
+    rows = unique >> n_bits
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_docs))])
+    matrix = sp.csr_matrix((counts, unique & ((1 << n_bits) - 1), indptr), shape=(n_docs, 1 << n_bits))
+    matrix.has_canonical_format = True
     return matrix
 
 
@@ -210,26 +233,43 @@ for _cue, _phrases in _CUE_PHRASES.items():
         _CUE_OF.setdefault(
             _SPACE_RX.sub("", _word.replace("-", "")) + "\x00" + _cue, (_cue, _phrase.endswith("*"))
         )
-_CUE_RX = re.compile(
-    "(?=(" + phrase_pattern([p.rstrip("*") for ps in _CUE_PHRASES.values() for p in ps]).pattern + "))"
-)
+_CUE_WORDS = [p.rstrip("*") for ps in _CUE_PHRASES.values() for p in ps]
+_CUE_RX = re.compile("(?=(" + phrase_pattern(_CUE_WORDS).pattern + "))")
+# The same hits as _CUE_RX.finditer (group 1 at m.start(1)), without trying each position in Python's loop.
+_CUE_SCAN = phrase_scanner(_CUE_WORDS, overlapping=True)
 _CUE_LOOKUP: dict[str, list[tuple[str, bool]]] = {}
 for _key, _value in _CUE_OF.items():
     _CUE_LOOKUP.setdefault(_key.split("\x00")[0], []).append(_value)
+# Matched phrase -> its (cue, counts only as a whole word) pairs, worked out once per spelling.
+_PHRASE_CUES: dict[str, tuple[tuple[str, bool], ...]] = {}
+
+
+def _phrase_cues(phrase: str) -> tuple[tuple[str, bool], ...]:
+    cues = _PHRASE_CUES.get(phrase)
+    if cues is None:
+        key = _SPACE_RX.sub("", phrase.replace("-", ""))
+        other_last = not phrase[-1:].isascii()
+        cues = tuple((cue, not (prefix or other_last)) for cue, prefix in _CUE_LOOKUP.get(key, ()))
+        if len(_PHRASE_CUES) < 50_000:  # spellings vary only in separators: a bound that never bites
+            _PHRASE_CUES[phrase] = cues
+    return cues
 
 
 def cue_hits(text: str) -> list[tuple[str, int]]:
     """(cue, offset) of every cue phrase in a lower-cased masked model text."""
     hits: list[tuple[str, int]] = []
     # The pattern is a look-ahead, so phrases inside longer ones count too ("chip" in "its own chip").
-    for m in _CUE_RX.finditer(text):
+    scan = _CUE_RX.finditer(text) if _CUE_SCAN is None else _CUE_SCAN.finditer(text)
+    for m in scan:
+        start = m.start(1)
+        if start < 0:
+            continue  # a skipping match of _CUE_SCAN
         phrase = m.group(1)
-        end = m.start() + len(phrase)
+        end = start + len(phrase)
         whole_word = end >= len(text) or not (text[end].isascii() and text[end].isalnum())
-        key = _SPACE_RX.sub("", phrase.replace("-", ""))
-        for cue, prefix in _CUE_LOOKUP.get(key, ()):
-            if prefix or whole_word or not phrase[-1:].isascii():
-                hits.append((cue, m.start()))
+        for cue, word_only in _phrase_cues(phrase):
+            if whole_word or not word_only:
+                hits.append((cue, start))
     for m in _MADE_BY_RX.finditer(text):
         hits.append(("self_dev", m.start()))
     return hits
@@ -301,44 +341,48 @@ _PROCUREMENT_RX = re.compile(
 _CLOUD_RESULTS_RX = re.compile(
     r"(?:云|cloud|azure|aws)[^。.;；]{0,30}(?:收入|营收|营业额|增长|增速|revenue|sales|grew|growth|quarter|季度)"
 )
-_SALE_TITLE_RX = re.compile(
-    r"\bon sale|price cut|\breview|\bhands-on|降价|开售|首销|评测|上手|发售|售价"
-)
+_SALE_TITLE_RX = re.compile(r"\bon sale|price cut|\breview|\bhands-on|降价|开售|首销|评测|上手|发售|售价")
 _DEVICE_TITLE_RX = re.compile(
     r"smartphone|phone|tablet|laptop|notebook|macbook|ipad|iphone|pixel|galaxy|watch|手机|手機|平板|笔记本|筆電|折叠屏|手表"
 )
 
 
-def _followed_by(text: str, rx: re.Pattern[str], target: re.Pattern[str] | str, reach: int = 40) -> bool:
-    """Whether a match of ``rx`` has, later in its clause and within ``reach`` characters, ``target``
-    (a pattern, or any of the characters of a string)."""
+# The same searches, faster (``Guarded``).
+_UNIT_EVENT = Guarded(_UNIT_EVENT_RX)
+_SPEND = Guarded(_SPEND_RX)
+_INVEST_WORD = Guarded(_INVEST_WORD_RX)
+_NONCHIP_TARGET = Guarded(_NONCHIP_TARGET_RX)
+_DENIAL = Guarded(_DENIAL_RX)
+_PROCUREMENT = Guarded(_PROCUREMENT_RX)
+_CLOUD_RESULTS = Guarded(_CLOUD_RESULTS_RX)
+
+
+def _clauses_after(text: str, rx: Guarded, reach: int = 40) -> list[str]:
+    """For each match of ``rx``: the rest of its clause, at most ``reach`` characters."""
+    windows = []
     for m in rx.finditer(text):
         window = text[m.end() : m.end() + reach]
         cut = min((window.find(c) for c in _CLAUSE_END if c in window), default=-1)
-        if cut >= 0:
-            window = window[:cut]
-        if isinstance(target, str):
-            if any(c in window for c in target):
-                return True
-        elif target.search(window):
-            return True
-    return False
+        windows.append(window[:cut] if cut >= 0 else window)
+    return windows
 
 
-def _later_cues(lowered: str, title: str) -> list[float]:
-    unit_or_own = MARK_UNIT in lowered or "self_dev" in {c for c, _ in cue_hits(lowered)}
+def _later_cues(lowered: str, title: str, found: set[str]) -> list[float]:
+    """The appended cues (``LATER_CUE_NAMES``); ``found``: the cue phrases found in ``lowered``."""
+    unit_or_own = MARK_UNIT in lowered or "self_dev" in found
     chipco = MARK_CHIPCO in lowered
+    after_invest = _clauses_after(lowered, _INVEST_WORD)
     return [
-        float(MARK_UNIT in lowered and bool(_UNIT_EVENT_RX.search(lowered))),
-        float(MARK_UNIT in title and bool(_UNIT_EVENT_RX.search(title))),
-        float(unit_or_own and bool(_SPEND_RX.search(lowered)) and not chipco),
-        float(_followed_by(lowered, _INVEST_WORD_RX, MARK_CHIPCO + MARK_OTHER_CHIP)),
-        float(_followed_by(lowered, _INVEST_WORD_RX, _CHIP_TARGET_RX)),
-        float(_followed_by(lowered, _INVEST_WORD_RX, _NONCHIP_TARGET_RX)),
-        float(_followed_by(lowered, _INVEST_WORD_RX, MARK_UNIT + MARK_CHIP)),
-        float(bool(_DENIAL_RX.search(lowered))),
-        float(bool(_PROCUREMENT_RX.search(lowered))),
-        float(bool(_CLOUD_RESULTS_RX.search(title))),
+        float(MARK_UNIT in lowered and bool(_UNIT_EVENT.search(lowered))),
+        float(MARK_UNIT in title and bool(_UNIT_EVENT.search(title))),
+        float(unit_or_own and bool(_SPEND.search(lowered)) and not chipco),
+        float(any(MARK_CHIPCO in w or MARK_OTHER_CHIP in w for w in after_invest)),
+        float(any(_CHIP_TARGET.search(w) for w in after_invest)),
+        float(any(_NONCHIP_TARGET.search(w) for w in after_invest)),
+        float(any(MARK_UNIT in w or MARK_CHIP in w for w in after_invest)),
+        float(bool(_DENIAL.search(lowered))),
+        float(bool(_PROCUREMENT.search(lowered))),
+        float(bool(_CLOUD_RESULTS.search(title))),
         float(bool(_DEVICE_TITLE_RX.search(title)) and bool(_SALE_TITLE_RX.search(title))),
     ]
 
@@ -357,13 +401,17 @@ LATER_CUE_NAMES: tuple[str, ...] = (
     "device_sale_title",
 )
 
+# The same searches, faster (``Guarded``).
+_CUSTOMER = Guarded(_CUSTOMER_RX)
+_CHIP_FUND = Guarded(_CHIP_FUND_RX)
+_DIGEST = Guarded(_DIGEST_RX)
+_CHIP_TARGET = Guarded(_CHIP_TARGET_RX)
+
 
 def _actor_before(text: str, at: int, start: int) -> str:
     """The marker of the entity nearest before offset ``at`` (not before ``start``), or ""."""
-    for k in range(at - 1, start - 1, -1):
-        if text[k] in ACTOR_MARKS:
-            return text[k]
-    return ""
+    nearest = max(text.rfind(mark, start, at) for mark in ACTOR_MARKS)
+    return text[nearest] if nearest >= 0 else ""
 
 
 CUE_NAMES: tuple[str, ...] = (
@@ -416,7 +464,8 @@ def cue_vector(text: str) -> list[float]:
     found = {c for c, _ in hits}
     in_title = {c for c, at in hits if at < title_end}
     bt = MARK_BIGTECH + MARK_UNIT + MARK_CHIP
-    first_mark = next((ch for ch in title if ch in _MARKS), "")
+    first = _MARK_RX.search(title)
+    first_mark = first.group() if first else ""
     bigtech_title = any(m in title for m in bt)
     n_bigtech = sum(text.count(m) for m in bt)
     chip_title = "chip_word" in in_title or MARK_CHIP in title
@@ -432,7 +481,7 @@ def cue_vector(text: str) -> list[float]:
         elif lead_start <= at < lead_start + _LEAD_CHARS:
             actors["lead"].add(_actor_before(lowered, at, lead_start))
     invest = "invest" in found
-    chip_target = chipco or bool(_CHIP_TARGET_RX.search(lowered))
+    chip_target = chipco or bool(_CHIP_TARGET.search(lowered))
     return [
         float(bigtech_title),
         math.log1p(n_bigtech),
@@ -464,10 +513,10 @@ def cue_vector(text: str) -> list[float]:
         float(MARK_CHIPCO in actors["lead"]),
         float(invest and chip_target),
         float(invest and not chip_target),
-        float(bool(_CUSTOMER_RX.search(lowered))),
-        float(bool(_DIGEST_RX.search(title)) or title.count("；") + title.count(";") >= 2),
-        float(bool(_CHIP_FUND_RX.search(lowered))),
-        *_later_cues(lowered, title),
+        float(bool(_CUSTOMER.search(lowered))),
+        float(bool(_DIGEST.search(title)) or title.count("；") + title.count(";") >= 2),
+        float(bool(_CHIP_FUND.search(lowered))),
+        *_later_cues(lowered, title, found),
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from pipeline.analysis.extract import (
     detect_language,
     extract,
     find_amounts,
+    phrase_pattern,
+    phrase_scanner,
 )
 from pipeline.config.watchlist import Watchlist
 from pipeline.settings import PROJECT_ROOT
@@ -160,3 +163,41 @@ def test_huge_and_odd_input_is_bounded(watchlist: Watchlist) -> None:
     assert len(got.summary) <= 600
     odd = extract("\x00\x01 \ufffd", "\x00" * 100, language=None, watchlist=watchlist)
     assert odd.companies == ()
+
+
+# --- the skipping scanner finds what the phrase pattern finds ----------------------------------------------
+
+_SCAN_PHRASES = [
+    "chip",
+    "chips",
+    "its own chip",
+    "in-house",
+    "tape out",
+    "自研",
+    "自研芯片",
+    "芯片",
+    "a",
+    "fund",
+]
+_SCAN_TEXTS = [
+    "",
+    "its own chip, its  own-chip and itsown chip; chipset chips",
+    "microchip a chip; an in house in-house in--house inhouse. tape-out tapes out",
+    "阿里自研芯片流片，自研的芯片。fund funds refund a",
+    "⒝ unveils its own chip ¶ the chip ⒞ tape out\n a a a",
+]
+
+
+@pytest.mark.parametrize("overlapping", [False, True])
+def test_phrase_scanner_finds_what_phrase_pattern_finds(overlapping: bool) -> None:
+    plain = phrase_pattern(_SCAN_PHRASES)
+    regex = re.compile(f"(?=({plain.pattern}))") if overlapping else plain
+    scanner = phrase_scanner(_SCAN_PHRASES, overlapping=overlapping)
+    assert scanner is not None
+    for text in _SCAN_TEXTS:
+        expected = [
+            (m.start(1) if overlapping else m.start(), m.group(1) if overlapping else m.group())
+            for m in regex.finditer(text)
+        ]
+        found = [(m.start(1), m.group(1)) for m in scanner.finditer(text) if m.start(1) >= 0]
+        assert found == expected, text

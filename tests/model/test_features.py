@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import math
+import re
+
+import pytest
+
 from pipeline.analysis.extract import MARK_BIGTECH, MARK_CHIPCO, TITLE_SEPARATOR
-from pipeline.model.features import CUE_NAMES, cue_vector, word_tokens
+from pipeline.model.features import CUE_NAMES, HashedCharTfidf, cue_vector, hashed_char_counts, word_tokens
 
 
 def test_cues_tell_who_acts() -> None:
@@ -60,3 +65,50 @@ def test_a_model_trained_before_later_cues_reads_only_the_cues_it_knew() -> None
     matrix = old.transform([f"{MARK_BIGTECH} unveils its own chip{TITLE_SEPARATOR}..."])
     assert matrix.shape == (1, len(CUE_NAMES) - len(LATER_CUE_NAMES))
     assert list(old.get_feature_names_out())[-1] == "cue__chip_fund"
+
+
+# --- hashed character n-grams against a plain-Python reading of their definition ---------------------------
+
+
+def _reference_counts(text: str, ngram_range: tuple[int, int], n_bits: int) -> dict[int, int]:
+    """Lower-case, collapse whitespace, NUL as a space; hash each n-gram (FNV-like, seeded by n, mixed)."""
+    doc = re.sub(r"\s+", " ", text.lower()).replace("\x00", " ")
+    mask = (1 << 64) - 1
+    counts: dict[int, int] = {}
+    for n in range(ngram_range[0], ngram_range[1] + 1):
+        for k in range(len(doc) - n + 1):
+            h = n
+            for ch in doc[k : k + n]:
+                h = ((h * 1099511628211) & mask) ^ ord(ch)
+            column = ((h * 0x9E3779B97F4A7C15) & mask) >> (64 - n_bits)
+            counts[column] = counts.get(column, 0) + 1
+    return counts
+
+
+def test_hashed_char_counts_match_their_definition() -> None:
+    texts = ["Ali  Baba\tunveils ⒝ chip", "", "ΟΔΟΣ Σ", "nul\x00 inside  \x00", "自研芯片 ¶ 流片", "x"]
+    matrix = hashed_char_counts(texts, (1, 4), 12)
+    assert matrix.shape == (len(texts), 1 << 12)
+    for row, text in enumerate(texts):
+        got = {int(c): int(v) for c, v in zip(matrix[row].indices, matrix[row].data, strict=True)}
+        assert got == _reference_counts(text, (1, 4), 12), text
+
+
+def test_hashed_tfidf_rows_are_unit_length_log_counts_times_idf() -> None:
+    texts = [
+        "Google unveils its own chip",
+        "Alibaba backs a chip start-up",
+        "自研芯片 流片",
+        "chip chip chip",
+    ]
+    model = HashedCharTfidf(ngram_range=(1, 3), n_bits=12, min_df=1).fit(texts)
+    matrix = model.transform(texts)
+    for row, text in enumerate(texts):
+        expected = {
+            c: math.log1p(v) * float(model.idf_[c]) for c, v in _reference_counts(text, (1, 3), 12).items()
+        }
+        norm = math.sqrt(sum(v * v for v in expected.values()))
+        got = dict(zip(matrix[row].indices.tolist(), matrix[row].data.tolist(), strict=True))
+        assert set(got) == {c for c, v in expected.items() if v != 0.0}
+        for column, value in got.items():
+            assert value == pytest.approx(expected[column] / norm, rel=1e-12)
