@@ -368,6 +368,31 @@ class Brief:
             numbers.update(self.core.citations)
         return tuple(sorted(numbers))
 
+    def as_record(self) -> dict[str, Any]:
+        """The brief as JSON-ready data (times as ISO text), as the ledger keeps it with the brief's row
+        for the console to show."""
+
+        def point(p: BriefPoint) -> dict[str, Any]:
+            return {"text": p.text, "citations": list(p.citations), "language": p.language}
+
+        return {
+            "language": self.language,
+            "headline": self.headline,
+            "core": point(self.core) if self.core else None,
+            "groups": [{"key": g.key, "points": [point(p) for p in g.points]} for g in self.groups],
+            "sources": [
+                {
+                    "number": s.number,
+                    "article_id": s.article_id,
+                    "outlet": s.outlet,
+                    "url": s.url,
+                    "published_at": s.published_at.isoformat() if s.published_at else None,
+                    "language": s.language,
+                }
+                for s in self.sources
+            ],
+        }
+
 
 NEW, FOLLOW_UP, REHASH = "new", "follow-up", "rehash"
 # The novelty tags of an alert: a new story, a follow-up of an earlier one, or a rehash (not posted).

@@ -407,6 +407,7 @@ def _plan_briefs(
                 "core": brief.core.text if brief.core else None,
                 "cited": len(brief.cited),
                 "broadcast": False,
+                "brief": brief.as_record(),  # what the console shows
             }
             row = NewAlert(
                 alert_id=aid,

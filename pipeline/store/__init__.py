@@ -26,6 +26,8 @@ from pipeline.store.briefs import BriefStore
 from pipeline.store.console import (
     AlertQuery,
     ConsoleAlert,
+    ConsoleBrief,
+    ConsolePromotion,
     ConsoleStore,
     ConsoleStory,
     FeedDay,
@@ -51,6 +53,8 @@ __all__ = [
     "AlertReactions",
     "AlertRecord",
     "ConsoleAlert",
+    "ConsoleBrief",
+    "ConsolePromotion",
     "ConsoleStory",
     "FeedDay",
     "FeedHealth",

@@ -1,9 +1,10 @@
 """The console's reads (the chip-news pages in the Airflow UI): bounded pages of alerts, stories and the
-feeds' recent history.
+feeds' recent history, the briefs of the stories on a page, and the latest promotion reports.
 
 Every read returns at most ``limit`` rows, and the two that grow with the archive (alerts, stories) page
 by keyset on an index, newest first, so a page costs about the same on a store of 100,000 articles as on
-a small one. Nothing here writes.
+a small one. What a page adds to its rows (briefs, feedback, novelty) is read in one batched query keyed by
+the ids on the page. Nothing here writes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipeline.store.base import StoreBase, chunks
-from pipeline.store.schema import alert_ledger, articles, classifications, feed_days
+from pipeline.store.schema import (
+    alert_ledger,
+    articles,
+    classifications,
+    feed_days,
+    feedback_votes,
+    promotion_reports,
+)
 
 # A keyset position: (time, id) of the last row of the previous page.
 Keyset = tuple[datetime, str]
@@ -26,6 +34,8 @@ Keyset = tuple[datetime, str]
 MAX_SOURCES_PER_STORY = 20
 # The ledger kinds that carry one story's article (digests and backfill groups carry many).
 STORY_ALERT_KINDS = ("story", "update")
+# The ledger kind of a story brief (one row per story and channel, its payload replaced version by version).
+BRIEF_KIND = "brief"
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,8 @@ class AlertQuery:
     event_type: str | None = None
     created_from: datetime | None = None
     created_before: datetime | None = None
+    # True: only alerts whose article has an analyst's vote (with a label); False: only those without.
+    has_feedback: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +137,40 @@ class ConsoleStory:
 
 
 @dataclass(frozen=True)
+class ConsoleBrief:
+    """The brief row of a story (the newest version across its channels) with its payload."""
+
+    story_id: str
+    alert_id: str
+    channel: str
+    state: str
+    version: int | None
+    sent_version: int | None
+    posted_at: datetime | None
+    permalink: str | None
+    payload: dict[str, Any] = field(compare=False)
+
+
+@dataclass(frozen=True)
+class ConsolePromotion:
+    """A promotion report without its Markdown and chart: the decision, its outcome, and the replay's
+    summary (None when the evaluation made no replay)."""
+
+    report_id: str
+    candidate_version: str
+    current_version: str | None
+    decision: str
+    reason: str
+    run_id: str | None
+    created_at: datetime
+    outcome: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    has_chart: bool
+    replay: dict[str, Any] | None = field(compare=False)
+
+
+@dataclass(frozen=True)
 class FeedDay:
     """A feed's fetch attempts on one UTC day."""
 
@@ -141,6 +187,13 @@ def _older_than(time_col: Any, id_col: Any, after: Keyset | None) -> Any:
         return sa.true()
     at, key = after
     return sa.and_(time_col <= at, sa.or_(time_col < at, id_col < key))
+
+
+def replay_summary(report: dict[str, Any]) -> dict[str, Any] | None:
+    """The replay's summary in a promotion report's JSON (None when the evaluation made no replay)."""
+    replay = report.get("replay")
+    summary = replay.get("summary") if isinstance(replay, dict) else None
+    return summary if isinstance(summary, dict) else None
 
 
 def _json_list(value: str | None) -> tuple[str, ...]:
@@ -194,6 +247,10 @@ class ConsoleStore(StoreBase):
             # companies is a JSON list: match the quoted element, not a substring of another name
             element = json.dumps(query.company, ensure_ascii=False)
             q = q.where(c.companies.contains(element, autoescape=True))
+        if query.has_feedback is not None:
+            fv = feedback_votes.c
+            voted = sa.select(sa.literal(1)).where(fv.article_id == led.article_id, fv.label.is_not(None))
+            q = q.where(voted.exists() if query.has_feedback else ~voted.exists())
         if query.created_from is not None:
             q = q.where(led.created_at >= query.created_from)
         if query.created_before is not None:
@@ -355,6 +412,71 @@ class ConsoleStore(StoreBase):
                     fields = {k: v for k, v in r._mapping.items() if k != "story_id"}
                     out.setdefault(r.story_id, []).append(StoryAlert(**fields))
         return out
+
+    def console_briefs(self, story_ids: Sequence[str]) -> dict[str, ConsoleBrief]:
+        """The brief of each of these stories that has one: of its rows (one per channel), the one with
+        the newest version, a posted one first."""
+        led = alert_ledger.c
+        out: dict[str, ConsoleBrief] = {}
+        rank: dict[str, tuple[int, bool, str]] = {}
+        with self.engine.connect() as conn:
+            for chunk in chunks(sorted(set(story_ids))):
+                q = sa.select(
+                    led.story_id,
+                    led.alert_id,
+                    led.channel,
+                    led.state,
+                    led.version,
+                    led.sent_version,
+                    led.posted_at,
+                    led.permalink,
+                    led.payload,
+                ).where(led.story_id.in_(chunk), led.kind == BRIEF_KIND)
+                for r in conn.execute(q):
+                    key = (r.version or 0, r.state == "posted", r.alert_id)
+                    if r.story_id in rank and rank[r.story_id] >= key:
+                        continue
+                    rank[r.story_id] = key
+                    fields = {k: v for k, v in r._mapping.items() if k != "payload"}
+                    out[r.story_id] = ConsoleBrief(**fields, payload=json.loads(r.payload or "{}"))
+        return out
+
+    def console_promotions(self, *, limit: int = 20) -> tuple[list[ConsolePromotion], int]:
+        """The newest ``limit`` promotion reports (newest first), and how many there are in all."""
+        p = promotion_reports.c
+        q = (
+            sa.select(
+                p.report_id,
+                p.candidate_version,
+                p.current_version,
+                p.decision,
+                p.reason,
+                p.run_id,
+                p.created_at,
+                p.outcome,
+                p.decided_by,
+                p.decided_at,
+                p.chart.is_not(None).label("has_chart"),
+                p.report,
+            )
+            .order_by(p.created_at.desc(), p.report_id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+            total = int(conn.execute(sa.select(sa.func.count()).select_from(promotion_reports)).scalar_one())
+        out = []
+        for r in rows:
+            fields = {k: v for k, v in r._mapping.items() if k not in ("report", "has_chart")}
+            report = json.loads(r.report or "{}")
+            out.append(
+                ConsolePromotion(
+                    **fields,
+                    has_chart=bool(r.has_chart),
+                    replay=replay_summary(report) if isinstance(report, dict) else None,
+                )
+            )
+        return out, total
 
     def feed_run_days(self, feed_ids: Sequence[str], *, since: date) -> dict[str, list[FeedDay]]:
         """Per feed, its fetch attempts summed per UTC day from ``since`` on (days without any are absent)."""

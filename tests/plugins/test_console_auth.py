@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import jwt
 import pytest
+from fastapi.dependencies.utils import get_flat_dependant
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
@@ -31,6 +32,9 @@ from pipeline.store import get_store
 pytestmark = pytest.mark.airflow
 
 SECRET_TITLE = "Alibaba tests a chip only a logged-in user may read about"
+REPORT_ID = "clf-new~clf-old"
+# A value for each required query parameter of a route (a route needing one it lacks fails the walk).
+QUERY_VALUES = {"id": REPORT_ID}
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +55,10 @@ def client(airflow_app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     at = datetime(2025, 9, 15, 8, 0, tzinfo=UTC)
     add_classified(store, "a1", at=at, story="s1", title=SECRET_TITLE)
     add_alert(store, "story-1", at=at, story_id="s1", article_id="a1", state="posted")
+    store.save_promotion_report(
+        REPORT_ID, candidate_version="clf-new", current_version="clf-old", decision="approve",
+        reason=SECRET_TITLE, report={}, markdown=SECRET_TITLE, chart=b"\x89PNG\r\n\x1a\n",
+    )  # fmt: skip
     with TestClient(airflow_app) as client:
         yield client
     get_store.cache_clear()
@@ -72,7 +80,13 @@ def _console_routes(airflow_app: Any) -> list[tuple[str, str]]:
         # anything but an APIRoute (a Mount, static files) would not run the app's login dependency
         assert isinstance(route, APIRoute), f"{route!r} is not an APIRoute: it would bypass require_user"
         path = re.sub(r"\{[^}]+\}", "x", route.path)  # any path parameter gets some value
-        out += [(method, URL_PREFIX + path) for method in sorted(route.methods)]
+        required = [
+            p.alias for p in get_flat_dependant(route.dependant).query_params if p.field_info.is_required()
+        ]
+        missing = [name for name in required if name not in QUERY_VALUES]
+        assert not missing, f"{route.path}: no test value for the query parameter(s) {missing}"
+        query = "?" + urlencode({name: QUERY_VALUES[name] for name in required}) if required else ""
+        out += [(method, URL_PREFIX + path + query) for method in sorted(route.methods)]
     return out
 
 

@@ -28,6 +28,7 @@ from support.fake_slack import FakeSlack
 from support.local_server import LocalServer
 from support.models import install_model
 
+from pipeline.models import FeedbackVote
 from pipeline.sample_server import serving, write_sample_feed_list
 from pipeline.settings import PROJECT_ROOT
 from pipeline.store import get_store
@@ -68,6 +69,7 @@ class Console:
     base_url: str
     password: str
     model_version: str
+    voted_alert: str  # a story alert two analysts disagree on
 
 
 def _feed_list(path: Path, samples_url: str, hostile_url: str) -> Path:
@@ -111,6 +113,8 @@ def console(
         version = install_model(env["NEWS_DB_URL"], trained_model_file)
         _run_news_monitor()
         get_store.cache_clear()
+        voted = _vote_on_an_alert(env["NEWS_DB_URL"])
+        get_store.cache_clear()
 
         cluster = AirflowCluster(
             home=airflow_db,
@@ -121,12 +125,25 @@ def console(
         try:
             wait_for(lambda: _healthy(cluster), timeout=180, interval=2, what="the API server")
             passwords = json.loads((airflow_db / "simple_auth_manager_passwords.json.generated").read_text())
-            yield Console(cluster.base_url, passwords["admin"], version)
+            yield Console(cluster.base_url, passwords["admin"], version, voted)
         except Exception as e:
             raise RuntimeError(f"{e}\n{cluster.logs()}") from e
         finally:
             leftovers = cluster.stop()
             assert leftovers == [], f"processes left behind: {leftovers}"
+
+
+def _vote_on_an_alert(db_url: str) -> str:
+    """Two analysts' opposite votes on the first story alert, as collect_feedback would record them."""
+    store = get_store(db_url)
+    alert = store.alerts(kinds=["story"])[0]
+    votes = [
+        FeedbackVote(f"v-{user}", str(alert.article_id), f"slack:{user}", label, None, alert.created_at,
+                     alert_id=alert.alert_id)
+        for user, label in (("UALICE", "relevant"), ("UBOB", "not_relevant"))
+    ]  # fmt: skip
+    store.save_votes(votes, now=alert.created_at)
+    return alert.alert_id
 
 
 def _healthy(cluster: AirflowCluster) -> bool:
@@ -259,6 +276,8 @@ def test_an_operator_reads_the_console_in_the_airflow_ui(console: Console, brows
     for row in parents:  # a parent message has its Slack permalink (thread replies have none)
         link = row.find_element(By.LINK_TEXT, "open").get_attribute("href")
         assert link.startswith("https://fake.slack.test/archives/"), link
+    voted = driver.find_element(By.CSS_SELECTOR, f'tr[data-alert-id="{console.voted_alert}"]')
+    assert "✅ 1 · ❌ 1 (disputed)" in voted.text
     driver.save_screenshot(str(SCREENSHOTS / "alerts.png"))
 
     # a link out (here the Slack permalink) opens a new tab, though the UI's frame forbids pop-ups
@@ -282,6 +301,8 @@ def test_an_operator_reads_the_console_in_the_airflow_ui(console: Console, brows
     assert len(bilingual) == 5
     (story,) = [s for s in stories if all(t in s.text for t in bilingual)]
     assert "zh 2" in story.text and "en 3" in story.text and "alerted" in story.text
+    assert "Core viewpoint:" in story.text, "the story's brief"
+    assert story.find_element(By.CSS_SELECTOR, ".novelty .badge").text == "new"
     assert any(HOSTILE_TITLE in s.text for s in stories)
     driver.save_screenshot(str(SCREENSHOTS / "stories.png"))
 

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -31,11 +31,13 @@ from chip_news_airflow.console.views import (
     FeedPage,
     InvalidRequestError,
     ModelPage,
+    PromotionReportOut,
     StoryPage,
     alerts_page,
     feeds_page,
     models_page,
     parse_day,
+    promotion_report,
     stories_page,
 )
 from pipeline.errors import NewsMonitorError
@@ -92,10 +94,12 @@ def _number(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def _page(name: str, *, title: str, tz: str, json_href: str, **values: Any) -> HTMLResponse:
+def _page(
+    name: str, *, title: str, tz: str, json_href: str, current: str | None = None, **values: Any
+) -> HTMLResponse:
     html = templates.get_template(f"{name}.html").render(
         title=title,
-        current=name,
+        current=current or name,
         pages=PAGES,
         tz=tz,
         json_href=json_href,
@@ -122,11 +126,13 @@ router = APIRouter()
 
 
 def alert_filters(
+    *,
     company: str | None = None,
     event_type: str | None = None,
     state: Annotated[list[str] | None, Query(description="posted, pending, posting, failed")] = None,
     since: Annotated[str | None, Query(description="first day, YYYY-MM-DD")] = None,
     until: Annotated[str | None, Query(description="last day, YYYY-MM-DD")] = None,
+    feedback: Annotated[str | None, Query(description="yes: with analysts' votes, no: without")] = None,
 ) -> AlertFilters:
     """The alert filters of a query string; an HTML form sends empty fields, which mean "any"."""
     return AlertFilters(
@@ -135,6 +141,7 @@ def alert_filters(
         states=[s for s in state or [] if s],
         since=parse_day(since, "since"),
         until=parse_day(until, "until"),
+        feedback=feedback or None,
     )
 
 
@@ -143,8 +150,9 @@ AlertArgs = Annotated[AlertFilters, Depends(alert_filters)]
 
 @router.get("/api/alerts")
 def api_alerts(ctx: Context, filters: AlertArgs, cursor: Cursor = None, limit: Limit = 50) -> AlertPage:
-    """Alerts newest first (the ledger: posted, pending, failed), filtered by company, event type,
-    state and creation date (whole days in NEWS_DISPLAY_TZ)."""
+    """Alerts newest first (the ledger: posted, pending, failed) with analysts' feedback on their article,
+    filtered by company, event type, state, creation date (whole days in NEWS_DISPLAY_TZ) and whether
+    analysts voted (``feedback=yes|no``)."""
     return alerts_page(ctx, filters, cursor=cursor, limit=limit)
 
 
@@ -157,6 +165,7 @@ def page_alerts(ctx: Context, filters: AlertArgs, cursor: Cursor = None, limit: 
         "state": filters.states,
         "since": filters.since.isoformat() if filters.since else None,
         "until": filters.until.isoformat() if filters.until else None,
+        "feedback": filters.feedback,
         "limit": limit if limit != 50 else None,
     }
     return _page(
@@ -174,8 +183,8 @@ def page_alerts(ctx: Context, filters: AlertArgs, cursor: Cursor = None, limit: 
 def api_stories(
     ctx: Context, relevant: bool = True, cursor: Cursor = None, limit: StoryLimit = 20
 ) -> StoryPage:
-    """Stories newest first with their sources (both languages), first source and time to alert;
-    ``relevant=false`` lists every story, not only those with a relevant article."""
+    """Stories newest first with their sources (both languages), first source, time to alert, novelty
+    and brief; ``relevant=false`` lists every story, not only those with a relevant article."""
     return stories_page(ctx, relevant_only=relevant, cursor=cursor, limit=limit)
 
 
@@ -223,7 +232,8 @@ def page_feeds(
 
 @router.get("/api/models")
 def api_models(ctx: Context, limit: Limit = 50) -> ModelPage:
-    """Registered models newest first: held-out metrics, model card, which one is promoted."""
+    """Registered models newest first: held-out metrics, model card, which one is promoted; the newest
+    promotion reports with their replay summaries."""
     return models_page(ctx, limit=limit)
 
 
@@ -236,7 +246,47 @@ def page_models(ctx: Context, limit: Limit = 50) -> HTMLResponse:
         tz=ctx.settings.display_tz,
         json_href=_href("api/models", limit=limit if limit != 50 else None),
         page=page,
+        report_href=lambda report_id: _href("promotion", id=report_id),
     )
+
+
+def _report(ctx: ConsoleContext, report_id: str) -> PromotionReportOut:
+    report = promotion_report(ctx, report_id)
+    if report is None:
+        raise HTTPException(404, f"no promotion report {report_id[:80]!r}")
+    return report
+
+
+ReportId = Annotated[str, Query(alias="id", max_length=200, description="the report's id")]
+
+
+@router.get("/api/promotion")
+def api_promotion_report(ctx: Context, report_id: ReportId) -> PromotionReportOut:
+    """One promotion report in full: verdict, outcome, the evaluation's JSON (the replay's included)."""
+    return _report(ctx, report_id)
+
+
+@router.get("/promotion", response_class=HTMLResponse)
+def page_promotion_report(ctx: Context, report_id: ReportId) -> HTMLResponse:
+    report = _report(ctx, report_id)
+    return _page(
+        "report",
+        title=f"Promotion report: {report.promotion.candidate_version}",
+        tz=ctx.settings.display_tz,
+        json_href=_href("api/promotion", id=report_id),
+        current="models",
+        report=report,
+        chart_href=_href("promotion.png", id=report_id) if report.promotion.has_chart else None,
+    )
+
+
+@router.get("/promotion.png", include_in_schema=False)
+def promotion_chart(ctx: Context, report_id: ReportId) -> Response:
+    """The replay's chart of a promotion report (PNG, rendered when the report was made)."""
+    record = ctx.store.promotion_report(report_id)
+    if record is None or record.chart is None:
+        raise HTTPException(404, f"no chart for promotion report {report_id[:80]!r}")
+    return Response(record.chart, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
 @router.get("/", include_in_schema=False)

@@ -23,8 +23,16 @@ from pydantic import BaseModel
 from pipeline.config.feeds import load_feeds
 from pipeline.config.watchlist import watchlist_for
 from pipeline.errors import ConfigError
-from pipeline.models import EVENT_TYPES, FeedSpec
+from pipeline.models import (
+    DISPUTED,
+    EVENT_TYPES,
+    FeedbackLabel,
+    FeedbackVote,
+    FeedSpec,
+    Novelty,
+)
 from pipeline.settings import Settings
+from pipeline.slack.blocks import BRIEF_LABELS
 from pipeline.slack.client import DRY_RUN_NAMESPACE
 from pipeline.store import (
     FAILED,
@@ -32,6 +40,8 @@ from pipeline.store import (
     POSTED,
     POSTING,
     AlertQuery,
+    ConsoleBrief,
+    ConsolePromotion,
     ConsoleStory,
     FeedDay,
     FeedHealth,
@@ -40,9 +50,11 @@ from pipeline.store import (
     Store,
     feed_status,
 )
+from pipeline.store.console import replay_summary
 
 ALERT_STATES = (POSTED, PENDING, POSTING, FAILED)
 FEED_STATUSES = ("ok", "failing", "backoff", "never", "disabled")
+FEEDBACK_FILTERS = ("yes", "no")  # alerts whose article has an analyst's vote, or has none
 CHART_DAYS = 7
 
 
@@ -119,6 +131,76 @@ def _shown(record: Any) -> dict[str, Any]:
 # --- alerts -----------------------------------------------------------------------------------------
 
 
+class VoteOut(BaseModel):
+    voter: str
+    label: str
+    event_type: str | None
+    voted_at: datetime
+    alert_id: str | None
+    note: str | None
+
+
+class FeedbackOut(BaseModel):
+    """Analysts' votes on an alert's article (each voter's latest vote counts, as in training) and the
+    label they add up to: ``relevant``, ``not_relevant`` or ``disputed`` (an even split)."""
+
+    label: str
+    event_type: str | None
+    relevant: int
+    not_relevant: int
+    disagreement: bool
+    settled_by: str | None
+    summary: str
+    votes: list[VoteOut]
+
+
+def feedback_summary(label: FeedbackLabel) -> str:
+    """The votes at a glance: ``✅ 2 · ❌ 1 (disagree)``; a manual label that settles them says so."""
+    parts = [f"✅ {label.relevant_votes}"] if label.relevant_votes else []
+    parts += [f"❌ {label.not_relevant_votes}"] if label.not_relevant_votes else []
+    text = " · ".join(parts)
+    if label.settled_by:
+        text += f" (settled by {label.settled_by})"
+    elif label.label == DISPUTED:
+        text += " (disputed)"
+    elif label.disagreement:
+        text += " (disagree)"
+    return text
+
+
+def feedback_out(votes: list[FeedbackVote]) -> dict[str, FeedbackOut]:
+    """Per article, its feedback label from its current votes (articles whose votes say nothing: absent)."""
+    by_article: dict[str, list[FeedbackVote]] = {}
+    for vote in votes:
+        by_article.setdefault(vote.article_id, []).append(vote)
+    out = {}
+    for article_id, article_votes in by_article.items():
+        label = FeedbackLabel.combine(article_id, article_votes)
+        if label is None:
+            continue
+        out[article_id] = FeedbackOut(
+            label=label.label,
+            event_type=label.event_type,
+            relevant=label.relevant_votes,
+            not_relevant=label.not_relevant_votes,
+            disagreement=label.disagreement,
+            settled_by=label.settled_by,
+            summary=feedback_summary(label),
+            votes=[
+                VoteOut(
+                    voter=v.voter,
+                    label=str(v.label),
+                    event_type=v.event_type,
+                    voted_at=v.voted_at,
+                    alert_id=v.alert_id,
+                    note=v.note,
+                )
+                for v in label.votes
+            ],
+        )
+    return out
+
+
 class AlertOut(BaseModel):
     alert_id: str
     kind: str
@@ -142,6 +224,7 @@ class AlertOut(BaseModel):
     companies: list[str]
     event_type: str | None
     score: float | None
+    feedback: FeedbackOut | None = None
 
 
 class AlertFilters(BaseModel):
@@ -150,6 +233,7 @@ class AlertFilters(BaseModel):
     states: list[str] = []
     since: date | None = None
     until: date | None = None
+    feedback: str | None = None  # "yes": with analysts' votes, "no": without
 
 
 class AlertOptions(BaseModel):
@@ -158,6 +242,7 @@ class AlertOptions(BaseModel):
     companies: list[str]
     event_types: list[str]
     states: list[str]
+    feedback: list[str] = list(FEEDBACK_FILTERS)
 
 
 class AlertPage(BaseModel):
@@ -176,6 +261,10 @@ def alerts_page(ctx: ConsoleContext, filters: AlertFilters, *, cursor: str | Non
         raise InvalidRequestError(f"unknown state {bad_states[0][:40]!r} (one of {', '.join(ALERT_STATES)})")
     if filters.event_type and filters.event_type not in EVENT_TYPES:
         raise InvalidRequestError(f"unknown event type {filters.event_type[:40]!r}")
+    if filters.feedback and filters.feedback not in FEEDBACK_FILTERS:
+        raise InvalidRequestError(
+            f"feedback={filters.feedback[:40]!r} (one of {', '.join(FEEDBACK_FILTERS)})"
+        )
     tz = ZoneInfo(ctx.settings.display_tz)
 
     def start_of(day: date | None) -> datetime | None:
@@ -187,11 +276,18 @@ def alerts_page(ctx: ConsoleContext, filters: AlertFilters, *, cursor: str | Non
         event_type=filters.event_type or None,
         created_from=start_of(filters.since),
         created_before=start_of(filters.until + timedelta(days=1) if filters.until else None),
+        has_feedback=None if not filters.feedback else filters.feedback == "yes",
     )
     rows = ctx.store.console_alerts(query, after=decode_cursor(cursor), limit=limit + 1)
+    shown = rows[:limit]
+    article_ids = sorted({a.article_id for a in shown if a.article_id})
+    feedback = feedback_out(ctx.store.feedback_votes(article_ids=article_ids)) if article_ids else {}
     watchlist = watchlist_for(ctx.settings)
     return AlertPage(
-        alerts=[AlertOut(**_shown(a)) for a in rows[:limit]],
+        alerts=[
+            AlertOut(**_shown(a), feedback=feedback.get(a.article_id) if a.article_id else None)
+            for a in shown
+        ],
         filters=filters,
         options=AlertOptions(
             companies=sorted(c.name for c in watchlist.companies) if watchlist else [],
@@ -232,6 +328,57 @@ class StoryAlertOut(BaseModel):
     permalink: str | None
 
 
+class NoveltyOut(BaseModel):
+    """Whether the story was new when first alerted, or a follow-up (or rehash) of an earlier story."""
+
+    tag: str
+    first_source: str
+    first_published_at: datetime
+    earlier_story_id: str | None
+    earlier_headline: str | None
+    reason: str
+
+
+class BriefPointOut(BaseModel):
+    text: str
+    citations: list[int]
+    language: str
+
+
+class BriefGroupOut(BaseModel):
+    key: str
+    label: str
+    points: list[BriefPointOut]
+
+
+class BriefSourceOut(BaseModel):
+    number: int
+    article_id: str
+    outlet: str
+    url: str | None
+    published_at: datetime | None
+    language: str
+
+
+class BriefOut(BaseModel):
+    """A story's brief as the ledger holds it (the newest version). ``core``, ``groups`` and ``sources``
+    are empty for a brief written before the ledger kept its points: then only ``core_text`` is known."""
+
+    alert_id: str
+    channel: str
+    dry_run: bool
+    state: str
+    version: int | None
+    sent_version: int | None
+    posted_at: datetime | None
+    permalink: str | None
+    headline: str | None
+    core_text: str | None
+    core: BriefPointOut | None
+    groups: list[BriefGroupOut]
+    sources: list[BriefSourceOut]
+
+
 class StoryOut(BaseModel):
     story_id: str
     latest_at: datetime
@@ -244,6 +391,8 @@ class StoryOut(BaseModel):
     sources: list[SourceOut]
     more_sources: int
     alerts: list[StoryAlertOut]
+    novelty: NoveltyOut | None
+    brief: BriefOut | None
 
 
 class StoryPage(BaseModel):
@@ -253,7 +402,67 @@ class StoryPage(BaseModel):
     next_cursor: str | None
 
 
-def _story_out(story: ConsoleStory) -> StoryOut:
+def _point(value: Any) -> BriefPointOut | None:
+    if not isinstance(value, dict) or not isinstance(value.get("text"), str):
+        return None
+    citations = [n for n in value.get("citations") or [] if isinstance(n, int) and not isinstance(n, bool)]
+    return BriefPointOut(text=value["text"], citations=citations, language=str(value.get("language") or ""))
+
+
+def _brief_out(row: ConsoleBrief) -> BriefOut:
+    """The brief of a ledger row; the points only when its payload keeps them (``brief``), and only those
+    that have the expected shape (the payload is data, not trusted to be well formed)."""
+    record = row.payload.get("brief")
+    record = record if isinstance(record, dict) else {}
+    groups = []
+    for group in record.get("groups") or []:
+        if not isinstance(group, dict):
+            continue
+        points = [p for p in map(_point, group.get("points") or []) if p is not None]
+        key = str(group.get("key") or "")
+        if points:
+            groups.append(BriefGroupOut(key=key, label=BRIEF_LABELS["en"].get(key, key), points=points))
+    sources = []
+    for src in record.get("sources") or []:
+        try:
+            source = BriefSourceOut.model_validate(src)
+        except ValueError:
+            continue
+        sources.append(source.model_copy(update={"url": web_url(source.url)}))
+    core = _point(record.get("core"))
+    core_text = row.payload.get("core")
+    shown = _shown(row)
+    return BriefOut(
+        alert_id=row.alert_id,
+        channel=shown["channel"],
+        dry_run=shown["dry_run"],
+        state=row.state,
+        version=row.version,
+        sent_version=row.sent_version,
+        posted_at=row.posted_at,
+        permalink=shown["permalink"],
+        headline=record.get("headline") if isinstance(record.get("headline"), str) else None,
+        core_text=core.text if core else core_text if isinstance(core_text, str) else None,
+        core=core,
+        groups=groups,
+        sources=sources,
+    )
+
+
+def _novelty_out(novelty: Novelty) -> NoveltyOut:
+    return NoveltyOut(
+        tag=novelty.tag,
+        first_source=novelty.first_source,
+        first_published_at=novelty.first_published_at,
+        earlier_story_id=novelty.earlier_story_id,
+        earlier_headline=novelty.earlier_headline,
+        reason=novelty.reason,
+    )
+
+
+def _story_out(
+    story: ConsoleStory, novelty: Novelty | None = None, brief: ConsoleBrief | None = None
+) -> StoryOut:
     first = story.first_source
     # the first source's publish time (its first-seen time when the feed gave none): the novelty clock
     first_at = (first.published_at or first.event_at) if first else None
@@ -276,6 +485,8 @@ def _story_out(story: ConsoleStory) -> StoryOut:
         sources=[SourceOut(**_shown(s)) for s in story.sources],
         more_sources=story.source_count - len(story.sources),
         alerts=[StoryAlertOut(**_shown(a)) for a in story.alerts],
+        novelty=_novelty_out(novelty) if novelty else None,
+        brief=_brief_out(brief) if brief else None,
     )
 
 
@@ -284,8 +495,12 @@ def stories_page(ctx: ConsoleContext, *, relevant_only: bool, cursor: str | None
     rows = ctx.store.console_stories(
         relevant_only=relevant_only, after=decode_cursor(cursor), limit=limit + 1
     )
+    shown = rows[:limit]
+    story_ids = [s.story_id for s in shown]
+    novelty = ctx.store.get_novelty(story_ids) if story_ids else {}
+    briefs = ctx.store.console_briefs(story_ids) if story_ids else {}
     return StoryPage(
-        stories=[_story_out(s) for s in rows[:limit]],
+        stories=[_story_out(s, novelty.get(s.story_id), briefs.get(s.story_id)) for s in shown],
         relevant_only=relevant_only,
         limit=limit,
         next_cursor=encode_cursor(rows[limit - 1].keyset) if len(rows) > limit else None,
@@ -458,11 +673,47 @@ class ModelOut(BaseModel):
     stored_bytes: int | None
 
 
+class ReplayOut(BaseModel):
+    """The replay's summary: what the candidate would have added and dropped over the window's archive,
+    and how often both models agree."""
+
+    since: datetime | None
+    until: datetime | None
+    articles: int | None
+    added: int | None
+    dropped: int | None
+    changed: int | None
+    agreement: float | None
+    alerts_dropped: int | None
+    feedback_labels: int | None
+
+
+class PromotionOut(BaseModel):
+    """An evaluation of a candidate against the promoted model: the verdict (``decision``: promote,
+    approve, keep), what became of it (``outcome``: promoted, rejected, kept; None while undecided), who
+    decided and when, and the replay's summary."""
+
+    report_id: str
+    candidate_version: str
+    current_version: str | None
+    decision: str
+    reason: str
+    outcome: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    created_at: datetime
+    run_id: str | None
+    has_chart: bool
+    replay: ReplayOut | None
+
+
 class ModelPage(BaseModel):
     models: list[ModelOut]
     current: str | None
     total: int
     limit: int
+    promotions: list[PromotionOut]
+    promotions_total: int
 
 
 def _card_value(card: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
@@ -471,11 +722,58 @@ def _card_value(card: dict[str, Any], key: str, kind: type | tuple[type, ...]) -
     return value if isinstance(value, kind) and not isinstance(value, bool) else None
 
 
-def models_page(ctx: ConsoleContext, *, limit: int) -> ModelPage:
-    """The registered models, newest first, with their held-out metrics and which one is promoted."""
+def _replay_out(summary: dict[str, Any] | None) -> ReplayOut | None:
+    if summary is None:
+        return None
+
+    def count(key: str) -> int | None:
+        return _card_value(summary, key, int)
+
+    def when(key: str) -> datetime | None:
+        try:
+            return datetime.fromisoformat(summary[key]) if isinstance(summary.get(key), str) else None
+        except ValueError:
+            return None
+
+    feedback = summary.get("feedback")
+    agreement = _card_value(summary, "agreement", (int, float))
+    return ReplayOut(
+        since=when("since"),
+        until=when("until"),
+        articles=count("articles"),
+        added=count("added"),
+        dropped=count("dropped"),
+        changed=count("changed"),
+        agreement=float(agreement) if agreement is not None else None,
+        alerts_dropped=count("alerts_dropped"),
+        feedback_labels=_card_value(feedback, "labels", int) if isinstance(feedback, dict) else None,
+    )
+
+
+def promotion_out(p: ConsolePromotion) -> PromotionOut:
+    return PromotionOut(
+        report_id=p.report_id,
+        candidate_version=p.candidate_version,
+        current_version=p.current_version,
+        decision=p.decision,
+        reason=p.reason,
+        outcome=p.outcome,
+        decided_by=p.decided_by,
+        decided_at=p.decided_at,
+        created_at=p.created_at,
+        run_id=p.run_id,
+        has_chart=p.has_chart,
+        replay=_replay_out(p.replay),
+    )
+
+
+def models_page(ctx: ConsoleContext, *, limit: int, reports: int = 20) -> ModelPage:
+    """The registered models, newest first, with their held-out metrics and which one is promoted, and
+    the newest ``reports`` promotion reports."""
     records: list[ModelRecord] = ctx.store.models()
     newest = sorted(records, key=lambda m: (m.created_at, m.version), reverse=True)
     current = next((m.version for m in records if m.is_current), None)
+    promotions, promotions_total = ctx.store.console_promotions(limit=reports)
     return ModelPage(
         models=[
             ModelOut(
@@ -497,4 +795,37 @@ def models_page(ctx: ConsoleContext, *, limit: int) -> ModelPage:
         current=current,
         total=len(records),
         limit=limit,
+        promotions=[promotion_out(p) for p in promotions],
+        promotions_total=promotions_total,
+    )
+
+
+class PromotionReportOut(BaseModel):
+    """One promotion report in full: the summary, the report as JSON, and its Markdown (shown as text)."""
+
+    promotion: PromotionOut
+    report: dict[str, Any]
+    markdown: str
+
+
+def promotion_report(ctx: ConsoleContext, report_id: str) -> PromotionReportOut | None:
+    record = ctx.store.promotion_report(report_id)
+    if record is None:
+        return None
+    promotion = ConsolePromotion(
+        report_id=record.report_id,
+        candidate_version=record.candidate_version,
+        current_version=record.current_version,
+        decision=record.decision,
+        reason=record.reason,
+        run_id=record.run_id,
+        created_at=record.created_at,
+        outcome=record.outcome,
+        decided_by=record.decided_by,
+        decided_at=record.decided_at,
+        has_chart=record.chart is not None,
+        replay=replay_summary(record.report),
+    )
+    return PromotionReportOut(
+        promotion=promotion_out(promotion), report=record.report, markdown=record.markdown
     )
