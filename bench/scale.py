@@ -44,6 +44,7 @@ from bench.cluster import AirflowCluster, wait_for
 from bench.scale_feeds import (
     DEFAULT_RELEVANT_EVERY,
     ITEMS_PER_FEED,
+    TRAIN_DIR,
     ScaleFeedServer,
     hosts,
     make_feeds,
@@ -93,21 +94,33 @@ def drop_db(name: str) -> None:
     engine.dispose()
 
 
-def fresh_store(model_file: Path | None, model_dir: Path) -> tuple[str, Path]:
-    """Re-create the store, migrate it and install a promoted model (trained on the first call)."""
+def model_cache_dir(out: Path) -> Path:
+    """Where a model trained for the benchmark is kept, keyed by the training data and the model code."""
+    import hashlib
+
+    digest = hashlib.sha1(usedforsecurity=False)
+    for path in sorted([*TRAIN_DIR.glob("*.jsonl"), *(PROJECT_ROOT / "pipeline" / "model").glob("*.py")]):
+        digest.update(path.name.encode() + path.read_bytes())
+    return out / "model-cache" / digest.hexdigest()[:16]
+
+
+def fresh_store(model_file: Path | None, cache: Path) -> tuple[str, Path]:
+    """Re-create the store, migrate it and install a promoted model: ``model_file``, else the one in
+    ``cache``, else one trained now (into ``cache``)."""
     from pipeline.model.registry import promote, register_file
     from pipeline.store import get_store
 
     get_store.cache_clear()
     url = recreate_db(STORE_DB)
     store = get_store(url)
+    model_file = model_file or next((p for p in sorted(cache.glob("*/model.skops"))), None)
     if model_file is None:
         from pipeline.model.dataset import DEFAULT_TRAIN_GLOB, resolve_train_paths
         from pipeline.model.training import train_and_save
 
+        print(f"bench-scale: training the model (kept in {cache}) ...", flush=True)
         paths = resolve_train_paths(PROJECT_ROOT, DEFAULT_TRAIN_GLOB)
-        result = train_and_save(train_paths=paths, model_dir=model_dir, store=store, promote=True)
-        model_file = result.path
+        model_file = train_and_save(train_paths=paths, model_dir=cache, store=store, promote=True).path
     else:
         promote(store, register_file(store, model_file).version)
     store.dispose()
@@ -590,8 +603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         work = Path(tmp)
         model_dir = work / "models"
-        print(f"bench-scale: training the model into a fresh store ({STORE_DB}) ...", flush=True)
-        store_url, model_file = fresh_store(None, model_dir)
+        store_url, model_file = fresh_store(None, model_cache_dir(args.out))
         feeds_file = work / "feeds.yaml"
         with ScaleFeedServer(feeds, relevant_every=args.relevant_every) as server, FakeSlack() as slack:
             write_feed_list(feeds[:10], server.port, feeds_file)
