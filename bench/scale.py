@@ -62,6 +62,8 @@ PRODUCTION_INTERVAL = timedelta(minutes=15)  # the default NEWS_SCHEDULE, which 
 # No scheduled run may fire during the benchmark: a yearly schedule (the one run Airflow creates on
 # unpausing, for the latest interval, is the warm-up).
 BENCH_SCHEDULE = "0 0 1 1 *"
+REDIS = os.environ.get("NEWS_TEST_REDIS", "127.0.0.1:6379")
+CELERY_QUEUE = "bench-scale"
 TASKS = ("plan", "fetch", "store", "classify", "alert")
 
 # Targets (issue 13), on the 2-core machine.
@@ -270,6 +272,7 @@ class Result:
     task_s: dict[str, float] = field(default_factory=dict)  # plan, fetch_sum, fetch_max, store, ...
     task_cpu_s: dict[str, float] = field(default_factory=dict)
     task_rss_mib: dict[str, float] = field(default_factory=dict)
+    task_tries: dict[str, int] = field(default_factory=dict)  # the highest try number per task
     cpu_airflow_s: float = 0.0
     cpu_postgres_s: float = 0.0
     cpu_loadgen_s: float = 0.0  # this process: the feed servers, the fake Slack, the sampler
@@ -364,11 +367,13 @@ def measure(
     durations: dict[str, list[float]] = {t: [] for t in TASKS}
     cpu: dict[str, list[float]] = {t: [] for t in TASKS}
     rss: dict[str, list[float]] = {t: [] for t in TASKS}
+    tries: dict[str, int] = {}
     for ti in tis:
         name = ti["task_id"]
         if name not in durations:
             continue
         durations[name].append(_ts(ti["end_date"]) - _ts(ti["start_date"]))
+        tries[name] = max(tries.get(name, 1), int(ti.get("try_number") or 1))
         sample = sampler.samples.get(str(ti.get("id")))
         if sample:
             cpu[name].append(sample.cpu_s)
@@ -404,8 +409,9 @@ def measure(
         wall_s=last - start,
         run_s=_ts(run["end_date"]) - start,
         task_s=task_s,
-        task_cpu_s={t: sum(v) for t, v in cpu.items()},
-        task_rss_mib={t: max(v, default=0.0) for t, v in rss.items()},
+        task_cpu_s={t: sum(v) for t, v in cpu.items() if v},
+        task_rss_mib={t: max(v) for t, v in rss.items() if v},
+        task_tries=tries,
         cpu_airflow_s=cpu1 - cpu0,
         cpu_postgres_s=pg1 - pg0,
         cpu_loadgen_s=own1 - own0,
@@ -427,13 +433,23 @@ def cluster(
     home = work / "airflow"
     home.mkdir(parents=True, exist_ok=True)
     name = "CeleryExecutor" if executor == "celery" else "LocalExecutor"
+    if executor == "celery":  # as tests/live/test_celery_worker.py: Redis broker, results in the metadata DB
+        env = env | {
+            "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS}/8",
+            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata_url,
+            "AIRFLOW__OPERATORS__DEFAULT_QUEUE": CELERY_QUEUE,
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+        }
     c = AirflowCluster(home=home, metadata_url=metadata_url, env_extra=env, executor=name)
     try:
         c.setup()
         c.start_core()
-        if executor == "celery":
-            for i in range(workers):
-                c.start(f"worker-{i}", "celery", "worker", "--concurrency", "2", "--hostname", f"bench{i}@%h")
+        for i in range(workers if executor == "celery" else 0):
+            c.start(
+                f"celery-worker-{i}",
+                "celery", "worker", "--queues", CELERY_QUEUE, "--concurrency", "2", "--skip-serve-logs",
+                "--celery-hostname", f"{CELERY_QUEUE}-{i}@%h",
+            )  # fmt: skip
         c.wait_healthy(timeout=180)
         c.wait_dag_parsed("news_monitor", timeout=180)
         roots = [p.pid for p in c.processes.values()]
@@ -496,10 +512,12 @@ def task_table(results: list[Result]) -> str:
                 )
             else:
                 duration = _f(t.get(task))
-            rss = r.task_rss_mib.get(task, 0.0)
+            rss = r.task_rss_mib.get(task)
+            if r.task_tries.get(task, 1) > 1:
+                duration += f" (try {r.task_tries[task]})"
             rows.append(
                 f"| {r.n} | {task} | {duration} | {_f(r.task_cpu_s.get(task))} | "
-                f"{rss:.0f}{' (largest shard)' if task == 'fetch' else ''} |"
+                f"{_f(rss, '.0f')}{' (largest shard)' if task == 'fetch' and rss else ''} |"
             )
     return "\n".join(rows)
 
@@ -603,7 +621,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         work = Path(tmp)
         model_dir = work / "models"
-        store_url, model_file = fresh_store(None, model_cache_dir(args.out))
+        store_url, model_file = fresh_store(None, model_cache_dir(PROJECT_ROOT / "var" / "bench"))
         feeds_file = work / "feeds.yaml"
         with ScaleFeedServer(feeds, relevant_every=args.relevant_every) as server, FakeSlack() as slack:
             write_feed_list(feeds[:10], server.port, feeds_file)
