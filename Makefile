@@ -20,13 +20,14 @@ AIRFLOW_LOCAL_ENV := \
 	NEWS_ALLOW_HOSTS=$${NEWS_ALLOW_HOSTS:-127.0.0.1:$${SAMPLE_PORT:-8765}} \
 	PATH=$(CURDIR)/$(BIN):$$PATH
 
-.PHONY: help install model demo up test lint typecheck pytest bench peer-check clean
+.PHONY: help install model demo up test lint typecheck pytest bench bench-scale peer-check clean
 
 help:
 	@echo "make demo   - run news_monitor once through Airflow on the bundled sample feeds (SQLite, Slack dry-run)"
 	@echo "make test   - lint, type-check and the whole test suite (what CI runs)"
 	@echo "make up     - airflow standalone with the project's DAGs on http://localhost:8080"
 	@echo "make bench  - ingest, extraction, classification and console benchmarks (prints figures)"
+	@echo "make bench-scale - news_monitor through a live Airflow on PostgreSQL for 100, 300, 1,000 loopback feeds"
 	@echo "make model  - train the classifier if no model is promoted yet"
 	@echo "make peer-check - parse feedparser's own test corpus (downloaded outside the repo) and compare"
 
@@ -71,6 +72,13 @@ bench: model
 	$(BIN)/python -m bench.classify
 	$(BIN)/python -m bench.hostile
 	$(BIN)/python -m bench.console
+
+# Not part of `make test`: starts Airflow on the local PostgreSQL (about 10 minutes). SIZES=100,300,1000,
+# EXECUTOR=local|celery; results in var/bench/scale-<executor>.{md,json,png} (docs/scale.md).
+SIZES ?= 100,300,1000
+EXECUTOR ?= local
+bench-scale: $(STAMP)
+	nice $(BIN)/python -m bench.scale --sizes $(SIZES) --executor $(EXECUTOR)
 
 # feedparser's test corpus stays outside the repository (PEER_CORPUS); see docs/parsing.md.
 PEER_CORPUS ?= $(abspath $(CURDIR)/../peer-corpus)

@@ -15,7 +15,7 @@ def test_defaults_live_under_news_home(tmp_path: Path) -> None:
     assert s.db_url == f"sqlite:///{tmp_path}/var/news.db"
     assert s.feeds_file == tmp_path / "config" / "feeds.yaml"
     assert s.dry_run_file == tmp_path / "var" / "slack-dry-run.jsonl"
-    assert s.dry_run and s.schedule == "*/15 * * * *" and s.feed_shard_size == 10
+    assert s.dry_run and s.schedule == "*/15 * * * *" and s.feed_shard_size == 250
 
 
 def test_overrides(tmp_path: Path) -> None:

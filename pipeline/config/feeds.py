@@ -89,7 +89,33 @@ def load_feeds(path: Path, *, include_disabled: bool = False) -> list[FeedSpec]:
     return [f for f in feeds if include_disabled or f.enabled]
 
 
+def feed_host(feed: FeedSpec) -> str:
+    """The host a feed is fetched from (what the fetcher's per-host spacing is keyed on)."""
+    return (urlsplit(feed.url).hostname or "").lower()
+
+
 def shard_feeds(feeds: list[FeedSpec], shard_size: int) -> list[list[str]]:
-    """Split feed ids into shards of at most ``shard_size`` for mapped fetch tasks."""
-    ids = [f.id for f in feeds]
-    return [ids[i : i + shard_size] for i in range(0, len(ids), shard_size)]
+    """Split feed ids into about ``len(feeds) / shard_size`` shards for the mapped fetch tasks.
+
+    Every feed of one host goes into the same shard: the fetcher spaces its requests to a host within one
+    task, so a host split over shards running at once would get several requests at a time. Hosts are
+    dealt largest first to the least-filled shard, so the shards come out balanced (one may exceed
+    ``shard_size`` by less than one host's feeds; a host with more feeds than that is one shard). Within a
+    shard the feeds take turns by host, so the fetch threads do not all wait on one host's spacing.
+    """
+    by_host: dict[str, list[str]] = {}
+    for feed in feeds:
+        by_host.setdefault(feed_host(feed), []).append(feed.id)
+    count = -(-len(feeds) // shard_size)
+    shards: list[list[list[str]]] = [[] for _ in range(count)]
+    filled = [0] * count
+    for group in sorted(by_host.values(), key=len, reverse=True):  # stable: config order among equals
+        target = filled.index(min(filled))
+        shards[target].append(group)
+        filled[target] += len(group)
+    return [_take_turns(groups) for groups in shards if groups]
+
+
+def _take_turns(groups: list[list[str]]) -> list[str]:
+    """The first feed of every host, then the second of every host, and so on."""
+    return [group[i] for i in range(max(map(len, groups))) for group in groups if i < len(group)]

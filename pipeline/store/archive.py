@@ -232,14 +232,18 @@ class ArchiveStore(StoreBase):
             ]
 
     def set_stories(self, assignments: Sequence[tuple[str, str, bytes | None]]) -> None:
-        """Record (article_id, story_id, minhash) for articles that had no story yet."""
+        """Record (article_id, story_id, minhash) for articles that had no story yet (one executemany)."""
+        if not assignments:
+            return
+        stmt = (
+            sa.update(articles)
+            .where(articles.c.article_id == sa.bindparam("b_id"), articles.c.story_id.is_(None))
+            .values(story_id=sa.bindparam("b_story"), minhash=sa.bindparam("b_minhash"))
+        )
+        rows = [{"b_id": a, "b_story": s, "b_minhash": m} for a, s, m in assignments]
         with self.engine.begin() as conn:
-            for article_id, story_id, minhash in assignments:
-                conn.execute(
-                    sa.update(articles)
-                    .where(articles.c.article_id == article_id, articles.c.story_id.is_(None))
-                    .values(story_id=story_id, minhash=minhash)
-                )
+            for chunk in chunks(rows):
+                conn.execute(stmt, list(chunk))
 
     def relevant_events(self, since: datetime) -> list[RelevantEvent]:
         """Relevant, story-grouped articles with an event time since ``since``, with their extracted facts."""
@@ -267,11 +271,15 @@ class ArchiveStore(StoreBase):
 
     def move_to_story(self, moves: dict[str, str]) -> None:
         """Put articles into another (earlier) story; used before they are alerted."""
+        if not moves:
+            return
+        stmt = (
+            sa.update(articles)
+            .where(articles.c.article_id == sa.bindparam("b_id"))
+            .values(story_id=sa.bindparam("b_story"))
+        )
         with self.engine.begin() as conn:
-            for article_id, story_id in moves.items():
-                conn.execute(
-                    sa.update(articles).where(articles.c.article_id == article_id).values(story_id=story_id)
-                )
+            conn.execute(stmt, [{"b_id": a, "b_story": s} for a, s in moves.items()])
 
     # --- classifications ---------------------------------------------------------------------------
 

@@ -59,6 +59,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _psycopg2(url: str) -> bool:
+    parsed = sa.engine.make_url(url)
+    return parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg2"
+
+
 class StoreBase:
     """The engine of one store URL; the per-domain parts (archive, feed health, ledger, registry) add
     their reads and writes on top of it."""
@@ -72,7 +77,10 @@ class StoreBase:
                 )
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             else:
-                self.engine = sa.create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5)
+                # psycopg2 sends an executemany UPDATE one statement per round trip unless asked to
+                # batch it (setting 30,000 articles' stories took 18 s instead of 4).
+                batch = {"executemany_mode": "values_plus_batch"} if _psycopg2(url) else {}
+                self.engine = sa.create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, **batch)
         except (sa.exc.ArgumentError, ImportError) as e:
             raise StoreError(f"cannot use store URL {redact(url)}: {e}") from e
         self.dialect = self.engine.dialect.name

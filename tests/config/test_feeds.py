@@ -79,9 +79,38 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
         load_feeds(write(tmp_path, "feeds: 3\n"))
 
 
-def test_shards() -> None:
+def test_shards_keep_each_host_whole() -> None:
     from pipeline.models import FeedSpec
 
     feeds = [FeedSpec(id=f"f{i}", url="https://x.example/", language="en") for i in range(7)]
-    assert shard_feeds(feeds, 3) == [["f0", "f1", "f2"], ["f3", "f4", "f5"], ["f6"]]
+    # One host: its feeds are never split (the per-host spacing holds only within one fetch task).
+    assert shard_feeds(feeds, 3) == [[f"f{i}" for i in range(7)]]
     assert shard_feeds([], 3) == []
+
+
+def test_shards_balance_hosts_and_interleave_them() -> None:
+    from pipeline.models import FeedSpec
+
+    # 12 feeds on 4 hosts (a: 4 feeds, b: 4, c: 2, d: 2), listed in turn a b c d a b c d a b a b.
+    hosts = "abcdabcdabab"
+    feeds = [
+        FeedSpec(id=f"f{i}", url=f"https://{h}.example:8080/feed{i}", language="en")
+        for i, h in enumerate(hosts)
+    ]
+    shards = shard_feeds(feeds, 6)
+    assert len(shards) == 2
+    # Balanced: host a (4) and c (2) in one shard, b (4) and d (2) in the other.
+    assert shards == [["f0", "f2", "f4", "f6", "f8", "f10"], ["f1", "f3", "f5", "f7", "f9", "f11"]]
+    assert sorted(i for s in shard_feeds(feeds, 4) for i in s) == sorted(f.id for f in feeds)
+    # Every host in one shard, whatever the size.
+    for size in range(1, 13):
+        shard_hosts = [{hosts[int(i[1:])] for i in shard} for shard in shard_feeds(feeds, size)]
+        assert sum(map(len, shard_hosts)) == 4, (size, shard_hosts)
+
+
+def test_within_a_shard_hosts_take_turns() -> None:
+    from pipeline.models import FeedSpec
+
+    feeds = [FeedSpec(id=f"a{i}", url=f"https://a.example/{i}", language="en") for i in range(3)]
+    feeds += [FeedSpec(id=f"b{i}", url=f"https://B.example/{i}", language="en") for i in range(2)]
+    assert shard_feeds(feeds, 10) == [["a0", "b0", "a1", "b1", "a2"]]

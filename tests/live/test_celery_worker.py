@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from support.environment import create_pg_database, drop_pg_database, unavailable
 
-from live.cluster import AirflowCluster, wait_for
+from bench.cluster import AirflowCluster, wait_for
 
 pytestmark = [pytest.mark.live, pytest.mark.postgres]
 

@@ -15,7 +15,7 @@ import pytest
 from support.environment import create_pg_database, drop_pg_database
 from support.fake_slack import FakeSlack
 
-from live.cluster import AirflowCluster, wait_for
+from bench.cluster import AirflowCluster, wait_for
 from pipeline.settings import PROJECT_ROOT
 
 pytestmark = [pytest.mark.live, pytest.mark.postgres]

@@ -22,12 +22,12 @@ from typing import Any
 
 import httpx
 import pytest
-from live.cluster import AirflowCluster, wait_for
 from support.environment import settings_env, unavailable
 from support.fake_slack import FakeSlack
 from support.local_server import LocalServer
 from support.models import install_model
 
+from bench.cluster import AirflowCluster, wait_for
 from pipeline.models import FeedbackVote
 from pipeline.sample_server import serving, write_sample_feed_list
 from pipeline.settings import PROJECT_ROOT

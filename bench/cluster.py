@@ -1,5 +1,6 @@
-"""A real Airflow deployment for tests: api-server, scheduler, dag-processor (and Celery workers), each in
-its own process group, against a PostgreSQL metadata database; a REST client with a bearer token.
+"""A real Airflow deployment for the live tests and the scale benchmark: api-server, scheduler, dag-processor
+(and Celery workers), each in its own process group, against a PostgreSQL metadata database; a REST client
+with a bearer token.
 
 Stopping ends every process group and checks that none of their processes is left behind.
 """
