@@ -13,6 +13,7 @@ import logging
 import re
 import struct
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 # ...") up to 0.34. 0.45 sits between, about 3 standard errors of a 128-permutation estimate from each.
 DEFAULT_THRESHOLD = 0.45
 DEFAULT_NUM_PERM = 128
+# How many members of a story a new article is compared with (see ``StoryGrouper.assign``).
+MEMBERS_COMPARED = 16
 SHINGLE_SIZE = 3
 # Only the lede takes part: a feed summary is usually the first paragraph, so comparing the first
 # ~50 English words (~120 Chinese characters) lets a summary-only copy match a full-body one.
@@ -178,19 +181,30 @@ class StoryGrouper:
         article_id, story_id, signature) and the articles of ``new`` before it; otherwise it starts a
         story ``"s" + article_id[:31]``. Ties go to the smallest article id, so the result depends only
         on the input order.
+
+        A story is compared through its first ``MEMBERS_COMPARED`` members only: they are near-copies of
+        one another, and comparing a new copy with every earlier one would make a widely syndicated
+        story cost the square of its size.
         """
         lsh = MinHashLSH(num_perm=self.num_perm, params=_lsh_params(self.threshold, self.num_perm))
         story_of: dict[str, str] = {}
         hashes: dict[str, LeanMinHash] = {}
+        members: Counter[str] = Counter()
+
+        def remember(article_id: str, story_id: str, lean: LeanMinHash) -> None:
+            story_of[article_id] = story_id
+            if members[story_id] < MEMBERS_COMPARED:
+                members[story_id] += 1
+                lsh.insert(article_id, lean, check_duplication=False)
+                hashes[article_id] = lean
+
         skipped = 0
         for article_id, story_id, blob in recent:
             lean = self.load(blob)
             if lean is None or lean.is_empty() or article_id in story_of:
                 skipped += lean is None
                 continue
-            lsh.insert(article_id, lean, check_duplication=False)
-            story_of[article_id] = story_id
-            hashes[article_id] = lean
+            remember(article_id, story_id, lean)
         if skipped:
             logger.info("%d recent story signatures unreadable or from another version; ignored", skipped)
 
@@ -206,10 +220,10 @@ class StoryGrouper:
             # it must stand alone rather than merge with them.
             match = None if lean.is_empty() else self._match(lean, lsh.query(lean), hashes, story_of)
             story_id = match or "s" + article.article_id[:31]
-            if not lean.is_empty():
-                lsh.insert(article.article_id, lean, check_duplication=False)
-                hashes[article.article_id] = lean
-            story_of[article.article_id] = story_id
+            if lean.is_empty():
+                story_of[article.article_id] = story_id
+            else:
+                remember(article.article_id, story_id, lean)
             assignments.append((article.article_id, story_id, blob))
         return assignments
 

@@ -339,3 +339,30 @@ def test_different_facts_stay_apart() -> None:
     assert merge_by_event([facts("b", "s-b", 1, chips=("trainium2",))], [base]) == {}
     assert merge_by_event([facts("b", "s-b", 100, chips=("tpu v7 ironwood",))], [base]) == {}
     assert merge_by_event([facts("b", "s-b", 1, company=None)], [facts("a", "s-a", 0, company=None)]) == {}
+
+
+def test_a_widely_syndicated_story_costs_a_bounded_number_of_comparisons_per_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datasketch import LeanMinHash
+
+    from pipeline.analysis.stories import MEMBERS_COMPARED
+
+    calls = {"n": 0}
+    jaccard = LeanMinHash.jaccard
+
+    def counted(self: LeanMinHash, other: LeanMinHash) -> float:
+        calls["n"] += 1
+        return float(jaccard(self, other))
+
+    monkeypatch.setattr(LeanMinHash, "jaccard", counted)
+    title, text = EXAMPLES["E1A"]
+    copies = 300
+    new = [
+        article(f"copy-{k:04d}-0123456789abcdef0123456789abcdef", f"{title} ({k})", text)
+        for k in range(copies)
+    ]
+    assigned = StoryGrouper().assign(new, [])
+    assert len({story for _, story, _ in assigned}) == 1  # every copy in the first copy's story
+    # every copy is compared with at most MEMBERS_COMPARED earlier ones (not with all k before it)
+    assert calls["n"] <= copies * MEMBERS_COMPARED
