@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from pipeline.models import Article
@@ -234,13 +235,18 @@ class StoryGrouper:
         hashes: dict[str, LeanMinHash],
         story_of: dict[str, str],
     ) -> str | None:
-        """Story of the most similar candidate at or above the threshold (LSH candidates are approximate)."""
-        best: tuple[float, str] | None = None
-        for key in sorted(str(c) for c in candidates):
-            similarity = lean.jaccard(hashes[key])
-            if similarity >= self.threshold and (best is None or similarity > best[0]):
-                best = (similarity, key)
-        return story_of[best[1]] if best else None
+        """Story of the most similar candidate at or above the threshold (LSH candidates are approximate).
+
+        The MinHash Jaccard estimate (equal hash values / permutations, as ``LeanMinHash.jaccard``) of all
+        candidates at once; among equals the smallest key wins.
+        """
+        if not candidates:
+            return None
+        keys = sorted(str(c) for c in candidates)
+        matrix = np.stack([hashes[key].hashvalues for key in keys])
+        similarity = np.count_nonzero(matrix == lean.hashvalues, axis=1) / np.float64(len(lean.hashvalues))
+        best = int(np.argmax(similarity))  # the first of the largest: the smallest key
+        return story_of[keys[best]] if similarity[best] >= self.threshold else None
 
 
 # --- grouping by event --------------------------------------------------------------------------------

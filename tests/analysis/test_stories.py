@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -344,18 +345,16 @@ def test_different_facts_stay_apart() -> None:
 def test_a_widely_syndicated_story_costs_a_bounded_number_of_comparisons_per_copy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from datasketch import LeanMinHash
-
     from pipeline.analysis.stories import MEMBERS_COMPARED
 
-    calls = {"n": 0}
-    jaccard = LeanMinHash.jaccard
+    compared: list[int] = []
+    match = StoryGrouper._match
 
-    def counted(self: LeanMinHash, other: LeanMinHash) -> float:
-        calls["n"] += 1
-        return float(jaccard(self, other))
+    def counted(self: StoryGrouper, lean: Any, candidates: Any, *args: Any) -> str | None:
+        compared.append(len(candidates))
+        return match(self, lean, candidates, *args)
 
-    monkeypatch.setattr(LeanMinHash, "jaccard", counted)
+    monkeypatch.setattr(StoryGrouper, "_match", counted)
     title, text = EXAMPLES["E1A"]
     copies = 300
     new = [
@@ -364,5 +363,18 @@ def test_a_widely_syndicated_story_costs_a_bounded_number_of_comparisons_per_cop
     ]
     assigned = StoryGrouper().assign(new, [])
     assert len({story for _, story, _ in assigned}) == 1  # every copy in the first copy's story
-    # every copy is compared with at most MEMBERS_COMPARED earlier ones (not with all k before it)
-    assert calls["n"] <= copies * MEMBERS_COMPARED
+    assert len(compared) == copies - 1 or len(compared) == copies
+    # each copy is compared with at most MEMBERS_COMPARED earlier ones, not with all k before it
+    assert max(compared) == MEMBERS_COMPARED
+
+
+def test_the_most_similar_candidate_wins_and_ties_go_to_the_smallest_id() -> None:
+    grouper = StoryGrouper()
+    title, text = EXAMPLES["E1A"]
+    lean = grouper.minhash(title, text)
+    other = grouper.minhash(*EXAMPLES["E2"])
+    hashes = {"b": lean, "a": lean, "c": other}
+    story_of = {"a": "story-a", "b": "story-b", "c": "story-c"}
+    assert grouper._match(lean, ["c", "b", "a"], hashes, story_of) == "story-a"
+    assert grouper._match(lean, ["c"], hashes, story_of) is None  # below the threshold
+    assert lean.jaccard(lean) == 1.0 and lean.jaccard(other) < grouper.threshold
