@@ -201,3 +201,34 @@ def test_phrase_scanner_finds_what_phrase_pattern_finds(overlapping: bool) -> No
         ]
         found = [(m.start(1), m.group(1)) for m in scanner.finditer(text) if m.start(1) >= 0]
         assert found == expected, text
+
+
+def test_acts_after_matches_as_the_case_insensitive_pattern() -> None:
+    from pipeline.analysis.extract import _ACTION_AFTER_RX, _acts_after
+
+    words = [
+        "unveils",
+        "LAUNCHED",
+        "Tpu",
+        "Is ",
+        "HAS ",
+        "own",
+        "In-House",
+        "in house",
+        "芯片",
+        "研发",
+        "led",
+    ]
+    odd = ["\u0130", "\u0131", "\u017f", "\u212a"]  # İ ı ſ K: IGNORECASE pairs them with ASCII letters
+    fillers = ["", " ", ", ", "'s ", "’S ", "的", "  \t ", "new ", "x" * 12, "x" * 13, "-", "S "]
+    windows = [
+        f"{filler}{pre}{word}"
+        for filler in fillers
+        for pre in ["", "AI ", "ai-", "最新", *odd]
+        for word in [*words, *(w.replace("i", o).replace("s", o) for w in words for o in odd)]
+    ]
+    windows += ["\u017fhip", " \u0130nvest", "\u212austom", "ſ tpu", "ıs a chip", "Intel", "and Google"]
+    assert any(_ACTION_AFTER_RX.match(w) for w in windows)
+    assert not all(_ACTION_AFTER_RX.match(w) for w in windows)
+    for window in windows:
+        assert _acts_after(window) == bool(_ACTION_AFTER_RX.match(window)), window
