@@ -162,6 +162,14 @@ class _Matcher:
                 self.patterns.append(_pattern(kind, p.name, chip.owner, re.compile(p.regex)))
         for raw in watchlist.chip_company_patterns:
             self.patterns.append(_pattern(CHIPCO, r"\g<0>", None, re.compile(raw)))
+        # Most patterns need a product name ("Trainium", "昇腾") that few texts hold: one search for any of
+        # them (the gate) spares checking each pattern's triggers in turn. Patterns keep their order.
+        rare = [
+            p for p in self.patterns if p.triggers and not p.ignorecase and min(map(len, p.triggers)) >= 3
+        ]
+        triggers = sorted({t for p in rare for t in p.triggers or ()})
+        self.rare_gate = re.compile(_trie_regex(triggers, separators=False)) if triggers else None
+        self.common_patterns = [p for p in self.patterns if p not in rare]
 
     def find(self, text: str) -> list[Mention]:
         """Non-overlapping mentions in ``text``, in order; ignore-phrases are dropped."""
@@ -190,7 +198,9 @@ class _Matcher:
                 mention = None if lit.kind == IGNORE else Mention(lit.kind, lit.name, lit.owner, start, end)
                 found.append((start, start - end, _PRIORITY[lit.kind], mention))
                 break
-        for pattern in self.patterns:
+        gate = self.rare_gate
+        patterns = self.common_patterns if gate is not None and gate.search(text) is None else self.patterns
+        for pattern in patterns:
             if pattern.triggers is not None:
                 haystack = lowered if pattern.ignorecase else text
                 for trigger in pattern.triggers:

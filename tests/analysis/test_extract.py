@@ -232,3 +232,21 @@ def test_acts_after_matches_as_the_case_insensitive_pattern() -> None:
     assert not all(_ACTION_AFTER_RX.match(w) for w in windows)
     for window in windows:
         assert _acts_after(window) == bool(_ACTION_AFTER_RX.match(window)), window
+
+
+def test_pattern_gate_changes_no_mention(watchlist: Watchlist) -> None:
+    from pipeline.analysis.extract import _Matcher
+
+    gated, plain = _Matcher(watchlist), _Matcher(watchlist)
+    plain.rare_gate = None  # every pattern's triggers checked in turn
+    assert gated.rare_gate is not None and len(gated.common_patterns) < len(gated.patterns)
+    texts = [f"{c['title']}\n{c.get('summary', '')}" for c in _cases()]
+    texts += [
+        "Google's TPU v7 and Trainium2 and 昇腾910C, Kunlun P800, 麒麟9020 and 澎湃芯片",
+        "Huawei Atlas 950 SuperPoD; Microsoft Maia 200 and Cobalt 100; Meta MTIA v2; Tesla Dojo D1 chip",
+        "Apple M4 Pro and A18 Pro, N1 chip, C1X modem; 第七代TPU; seventh-generation TPU; XuanTie C930",
+        "Acme Semiconductor and 华芯微电子 and 长江集成电路; MI300X; H20; no product here at all",
+    ]
+    found = [gated.find(t) for t in texts]
+    assert found == [plain.find(t) for t in texts]
+    assert sum(len(f) for f in found) > 20
