@@ -321,6 +321,7 @@ _CHIP_TARGET_RX = re.compile(
 # --- cues appended after the first release: each reads the lower-cased masked text and its title ----------
 
 _CLAUSE_END = "。.;；!！?？¶"
+_CLAUSE_END_RX = re.compile(f"[{re.escape(_CLAUSE_END)}]")
 # A news verb of the company's own chip unit: spun off, listed, reorganised, funded, closed.
 _UNIT_EVENT_RX = re.compile(
     r"spin(?:s|ning)?[- ]?off|spun[- ]off|spins? out|ipo|listing|lists? |go(?:es)? public|restructur|"
@@ -373,8 +374,8 @@ def _clauses_after(text: str, rx: Guarded, reach: int = 40) -> list[str]:
     windows = []
     for m in rx.finditer(text):
         window = text[m.end() : m.end() + reach]
-        cut = min((window.find(c) for c in _CLAUSE_END if c in window), default=-1)
-        windows.append(window[:cut] if cut >= 0 else window)
+        end = _CLAUSE_END_RX.search(window)  # the first of the clause-ending characters
+        windows.append(window if end is None else window[: end.start()])
     return windows
 
 
@@ -421,7 +422,12 @@ _CHIP_TARGET = Guarded(_CHIP_TARGET_RX)
 
 def _actor_before(text: str, at: int, start: int) -> str:
     """The marker of the entity nearest before offset ``at`` (not before ``start``), or ""."""
-    nearest = max(text.rfind(mark, start, at) for mark in ACTOR_MARKS)
+    nearest = max(
+        text.rfind(MARK_BIGTECH, start, at),
+        text.rfind(MARK_UNIT, start, at),
+        text.rfind(MARK_CHIP, start, at),
+        text.rfind(MARK_CHIPCO, start, at),
+    )  # one rfind per mark of ACTOR_MARKS
     return text[nearest] if nearest >= 0 else ""
 
 
@@ -477,8 +483,8 @@ def cue_vector(text: str) -> list[float]:
     bt = MARK_BIGTECH + MARK_UNIT + MARK_CHIP
     first = _MARK_RX.search(title)
     first_mark = first.group() if first else ""
-    bigtech_title = any(m in title for m in bt)
-    n_bigtech = sum(text.count(m) for m in bt)
+    bigtech_title = MARK_BIGTECH in title or MARK_UNIT in title or MARK_CHIP in title  # a mark of bt
+    n_bigtech = text.count(MARK_BIGTECH) + text.count(MARK_UNIT) + text.count(MARK_CHIP)
     chip_title = "chip_word" in in_title or MARK_CHIP in title
     chipco = MARK_CHIPCO in text
     # Who does the action? The entity named nearest before an action word, in the title and the lead.
