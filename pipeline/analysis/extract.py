@@ -505,7 +505,7 @@ def find_amounts(text: str) -> list[tuple[int, Amount]]:
         for m in _ZH_PRE_AMOUNT_RX.finditer(text):
             value = _number(m.group("num")) * _ZH_MULT[m.group("mult")]
             found.append((m.start(), m.end(), Amount(value, _ZH_CUR[m.group("pre")], m.group().strip())))
-    if any(sign in text for sign in _PREFIX_SIGNS):
+    if _PREFIX_SIGN_RX.search(text):  # one of _PREFIX_SIGNS
         found.extend(_prefix_amounts(text))
     if any(word in lowered for word in _SUFFIX_WORDS):
         found.extend(_suffix_amounts(text))
@@ -522,6 +522,8 @@ def find_amounts(text: str) -> list[tuple[int, Amount]]:
 _DIGIT_RX = re.compile(r"\d")
 _PREFIX_SIGNS = ("$", "¥", "￥", "€", "£", "USD", "HKD", "RMB", "CNY", "EUR", "usd", "rmb")
 _SUFFIX_WORDS = ("yuan", "dollar", "renminbi", "rmb", "cny", "usd", "hkd", "euro", "eur")
+# Whether a text holds any of the signs, in one search (faster than an `in` per sign).
+_PREFIX_SIGN_RX = re.compile("|".join(map(re.escape, _PREFIX_SIGNS)))
 
 
 def _prefix_amounts(text: str) -> list[tuple[int, int, Amount]]:
