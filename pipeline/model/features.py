@@ -271,14 +271,17 @@ def cue_hits(text: str) -> list[tuple[str, int]]:
     hits: list[tuple[str, int]] = []
     # The pattern is a look-ahead, so phrases inside longer ones count too ("chip" in "its own chip").
     scan = _CUE_RX.finditer(text) if _CUE_SCAN is None else _CUE_SCAN.finditer(text)
+    size = len(text)
     for m in scan:
-        start = m.start(1)
+        start, end = m.span(1)
         if start < 0:
             continue  # a skipping match of _CUE_SCAN
         phrase = m.group(1)
-        end = start + len(phrase)
-        whole_word = end >= len(text) or not (text[end].isascii() and text[end].isalnum())
-        for cue, word_only in _phrase_cues(phrase):
+        cues = _PHRASE_CUES.get(phrase)
+        if cues is None:
+            cues = _phrase_cues(phrase)
+        whole_word = end >= size or not (text[end].isascii() and text[end].isalnum())
+        for cue, word_only in cues:
             if whole_word or not word_only:
                 hits.append((cue, start))
     for m in _MADE_BY_RX.finditer(text):
