@@ -131,11 +131,11 @@ def hashed_char_counts(texts: Sequence[str], ngram_range: tuple[int, int], n_bit
     n_docs = len(strings)
     # One array for the whole batch, texts separated by NUL: an n-gram spanning a NUL is dropped.
     if any("\x00" in t for t in strings):  # a NUL inside a text becomes a space, after collapsing
-        joined = "\x00".join(_SPACE_RX.sub(" ", t.lower()).replace("\x00", " ") for t in strings) + "\x00"
+        joined = "\x00".join(collapse_spaces(t.lower()).replace("\x00", " ") for t in strings) + "\x00"
     else:
         # Lower-casing and collapsing the joined batch equals doing it text by text: NUL is neither
         # whitespace nor cased, so it ends a run of spaces and a word (final sigma) as a text's end does.
-        joined = _SPACE_RX.sub(" ", ("\x00".join(strings) + "\x00").lower())
+        joined = collapse_spaces(("\x00".join(strings) + "\x00").lower())
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     is_sep = codes == 0
     doc_of = np.cumsum(is_sep, dtype=np.uint64)
@@ -168,6 +168,17 @@ def hashed_char_counts(texts: Sequence[str], ngram_range: tuple[int, int], n_bit
     matrix = sp.csr_matrix((counts, unique & ((1 << n_bits) - 1), indptr), shape=(n_docs, 1 << n_bits))
     matrix.has_canonical_format = True
     return matrix
+
+
+def collapse_spaces(text: str) -> str:
+    """``re.sub(r"\\s+", " ", text)``, three times faster: ``str.split()`` splits at exactly the characters
+    ``\\s`` matches (``str.isspace``), and a space is put back where ``text`` starts or ends with one."""
+    collapsed = " ".join(text.split())
+    if text[:1].isspace():
+        collapsed = " " + collapsed
+    if text[-1:].isspace() and collapsed != " ":
+        collapsed += " "
+    return collapsed
 
 
 # --- hand-built cues --------------------------------------------------------------------------------
@@ -260,14 +271,17 @@ def cue_hits(text: str) -> list[tuple[str, int]]:
     hits: list[tuple[str, int]] = []
     # The pattern is a look-ahead, so phrases inside longer ones count too ("chip" in "its own chip").
     scan = _CUE_RX.finditer(text) if _CUE_SCAN is None else _CUE_SCAN.finditer(text)
+    size = len(text)
     for m in scan:
-        start = m.start(1)
+        start, end = m.span(1)
         if start < 0:
             continue  # a skipping match of _CUE_SCAN
         phrase = m.group(1)
-        end = start + len(phrase)
-        whole_word = end >= len(text) or not (text[end].isascii() and text[end].isalnum())
-        for cue, word_only in _phrase_cues(phrase):
+        cues = _PHRASE_CUES.get(phrase)
+        if cues is None:
+            cues = _phrase_cues(phrase)
+        whole_word = end >= size or not (text[end].isascii() and text[end].isalnum())
+        for cue, word_only in cues:
             if whole_word or not word_only:
                 hits.append((cue, start))
     for m in _MADE_BY_RX.finditer(text):
@@ -310,6 +324,7 @@ _CHIP_TARGET_RX = re.compile(
 # --- cues appended after the first release: each reads the lower-cased masked text and its title ----------
 
 _CLAUSE_END = "。.;；!！?？¶"
+_CLAUSE_END_RX = re.compile(f"[{re.escape(_CLAUSE_END)}]")
 # A news verb of the company's own chip unit: spun off, listed, reorganised, funded, closed.
 _UNIT_EVENT_RX = re.compile(
     r"spin(?:s|ning)?[- ]?off|spun[- ]off|spins? out|ipo|listing|lists? |go(?:es)? public|restructur|"
@@ -362,8 +377,8 @@ def _clauses_after(text: str, rx: Guarded, reach: int = 40) -> list[str]:
     windows = []
     for m in rx.finditer(text):
         window = text[m.end() : m.end() + reach]
-        cut = min((window.find(c) for c in _CLAUSE_END if c in window), default=-1)
-        windows.append(window[:cut] if cut >= 0 else window)
+        end = _CLAUSE_END_RX.search(window)  # the first of the clause-ending characters
+        windows.append(window if end is None else window[: end.start()])
     return windows
 
 
@@ -410,7 +425,12 @@ _CHIP_TARGET = Guarded(_CHIP_TARGET_RX)
 
 def _actor_before(text: str, at: int, start: int) -> str:
     """The marker of the entity nearest before offset ``at`` (not before ``start``), or ""."""
-    nearest = max(text.rfind(mark, start, at) for mark in ACTOR_MARKS)
+    nearest = max(
+        text.rfind(MARK_BIGTECH, start, at),
+        text.rfind(MARK_UNIT, start, at),
+        text.rfind(MARK_CHIP, start, at),
+        text.rfind(MARK_CHIPCO, start, at),
+    )  # one rfind per mark of ACTOR_MARKS
     return text[nearest] if nearest >= 0 else ""
 
 
@@ -466,8 +486,8 @@ def cue_vector(text: str) -> list[float]:
     bt = MARK_BIGTECH + MARK_UNIT + MARK_CHIP
     first = _MARK_RX.search(title)
     first_mark = first.group() if first else ""
-    bigtech_title = any(m in title for m in bt)
-    n_bigtech = sum(text.count(m) for m in bt)
+    bigtech_title = MARK_BIGTECH in title or MARK_UNIT in title or MARK_CHIP in title  # a mark of bt
+    n_bigtech = text.count(MARK_BIGTECH) + text.count(MARK_UNIT) + text.count(MARK_CHIP)
     chip_title = "chip_word" in in_title or MARK_CHIP in title
     chipco = MARK_CHIPCO in text
     # Who does the action? The entity named nearest before an action word, in the title and the lead.

@@ -201,3 +201,52 @@ def test_phrase_scanner_finds_what_phrase_pattern_finds(overlapping: bool) -> No
         ]
         found = [(m.start(1), m.group(1)) for m in scanner.finditer(text) if m.start(1) >= 0]
         assert found == expected, text
+
+
+def test_acts_after_matches_as_the_case_insensitive_pattern() -> None:
+    from pipeline.analysis.extract import _ACTION_AFTER_RX, _acts_after
+
+    words = [
+        "unveils",
+        "LAUNCHED",
+        "Tpu",
+        "Is ",
+        "HAS ",
+        "own",
+        "In-House",
+        "in house",
+        "芯片",
+        "研发",
+        "led",
+    ]
+    odd = ["\u0130", "\u0131", "\u017f", "\u212a"]  # İ ı ſ K: IGNORECASE pairs them with ASCII letters
+    fillers = ["", " ", ", ", "'s ", "’S ", "的", "  \t ", "new ", "x" * 12, "x" * 13, "-", "S "]
+    windows = [
+        f"{filler}{pre}{word}"
+        for filler in fillers
+        for pre in ["", "AI ", "ai-", "最新", *odd]
+        for word in [*words, *(w.replace("i", o).replace("s", o) for w in words for o in odd)]
+    ]
+    windows += ["\u017fhip", " \u0130nvest", "\u212austom", "ſ tpu", "ıs a chip", "Intel", "and Google"]
+    assert any(_ACTION_AFTER_RX.match(w) for w in windows)
+    assert not all(_ACTION_AFTER_RX.match(w) for w in windows)
+    for window in windows:
+        assert _acts_after(window) == bool(_ACTION_AFTER_RX.match(window)), window
+
+
+def test_pattern_gate_changes_no_mention(watchlist: Watchlist) -> None:
+    from pipeline.analysis.extract import _Matcher
+
+    gated, plain = _Matcher(watchlist), _Matcher(watchlist)
+    plain.rare_gate = None  # every pattern's triggers checked in turn
+    assert gated.rare_gate is not None and len(gated.common_patterns) < len(gated.patterns)
+    texts = [f"{c['title']}\n{c.get('summary', '')}" for c in _cases()]
+    texts += [
+        "Google's TPU v7 and Trainium2 and 昇腾910C, Kunlun P800, 麒麟9020 and 澎湃芯片",
+        "Huawei Atlas 950 SuperPoD; Microsoft Maia 200 and Cobalt 100; Meta MTIA v2; Tesla Dojo D1 chip",
+        "Apple M4 Pro and A18 Pro, N1 chip, C1X modem; 第七代TPU; seventh-generation TPU; XuanTie C930",
+        "Acme Semiconductor and 华芯微电子 and 长江集成电路; MI300X; H20; no product here at all",
+    ]
+    found = [gated.find(t) for t in texts]
+    assert found == [plain.find(t) for t in texts]
+    assert sum(len(f) for f in found) > 20

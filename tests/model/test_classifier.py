@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import skops.io as sio
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from pipeline.config.watchlist import Watchlist
 from pipeline.errors import ModelError
@@ -126,20 +127,56 @@ def test_refuses_untrusted_corrupt_and_missing_files(tmp_path: Path) -> None:
         NewsClassifier.load(wrong)
 
 
-def test_stacked_model_round_trip(
-    monkeypatch: pytest.MonkeyPatch, watchlist: Watchlist, tmp_path: Path
-) -> None:
+@pytest.fixture(scope="module")
+def stacked(tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
     # The real corpus is large enough for the two-stage model; force it on the small set.
-    monkeypatch.setattr("pipeline.model.training.MIN_STACK_ITEMS", 10)
-    result = train_and_save(train_paths=[SMALL], model_dir=tmp_path, promote=False, feature_set="char")
-    assert json.loads((result.path.parent / "metadata.json").read_text())["stacked"] is True
-    assert set(sio.get_untrusted_types(file=result.path)) <= set(TRUSTED_TYPES)
-    model = NewsClassifier.load(result.path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("pipeline.model.training.MIN_STACK_ITEMS", 10)
+        return train_and_save(
+            train_paths=[SMALL],
+            model_dir=tmp_path_factory.mktemp("stacked"),
+            promote=False,
+            feature_set="char",
+        )
+
+
+def test_stacked_model_round_trip(stacked: TrainResult, watchlist: Watchlist) -> None:
+    assert json.loads((stacked.path.parent / "metadata.json").read_text())["stacked"] is True
+    assert set(sio.get_untrusted_types(file=stacked.path)) <= set(TRUSTED_TYPES)
+    model = NewsClassifier.load(stacked.path)
     assert model.relevance.trees_ is not None
     out = model.classify(
         [ClassifyItem("a", "Google unveils TPU v7", "Google designed the chip.")], watchlist=watchlist
     )
     assert out[0].error is None and 0.0 <= out[0].score <= 1.0
+
+
+def test_scoring_uses_one_thread_and_scores_as_with_more(
+    stacked: TrainResult, watchlist: Watchlist, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = NewsClassifier.load(stacked.path)
+    items = [
+        ClassifyItem(str(n), json.loads(line)["title"], json.loads(line)["summary"])
+        for n, line in enumerate(SMALL.read_text(encoding="utf-8").splitlines())
+        if line.strip()
+    ]
+    trees = model.relevance.trees_
+    seen: list[dict[str, int]] = []
+    decide = trees.decision_function
+
+    def spy(X: object) -> object:  # noqa: N803 - scikit-learn naming
+        seen.append({lib["internal_api"]: lib["num_threads"] for lib in threadpool_info()})
+        return decide(X)
+
+    monkeypatch.setattr(trees, "decision_function", spy)
+    one_thread = model.predict(items, watchlist=watchlist)
+    assert seen and "openmp" in seen[0] and all(n == 1 for s in seen for n in s.values())
+    # The same batch with OpenMP and BLAS free to use four threads: bit for bit the same outputs.
+    monkeypatch.setattr("pipeline.model.classifier._one_thread", lambda: threadpool_limits(4))
+    seen.clear()
+    more_threads = model.predict(items, watchlist=watchlist)
+    assert seen and all(n == 4 for s in seen for n in s.values())
+    assert more_threads == one_thread
 
 
 def test_no_chips_or_no_watchlist_company_is_never_relevant(

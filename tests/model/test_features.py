@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import math
+import random
 import re
 
 import pytest
 
 from pipeline.analysis.extract import MARK_BIGTECH, MARK_CHIPCO, TITLE_SEPARATOR
-from pipeline.model.features import CUE_NAMES, HashedCharTfidf, cue_vector, hashed_char_counts, word_tokens
+from pipeline.model.features import (
+    CUE_NAMES,
+    HashedCharTfidf,
+    collapse_spaces,
+    cue_vector,
+    hashed_char_counts,
+    word_tokens,
+)
 
 
 def test_cues_tell_who_acts() -> None:
@@ -112,3 +120,21 @@ def test_hashed_tfidf_rows_are_unit_length_log_counts_times_idf() -> None:
         assert set(got) == {c for c, v in expected.items() if v != 0.0}
         for column, value in got.items():
             assert value == pytest.approx(expected[column] / norm, rel=1e-12)
+
+
+def test_collapse_spaces_is_the_whitespace_regex() -> None:
+    spaces = re.compile(r"\s+")
+    rng = random.Random(7)
+    alphabet = list("ab中⒝\x00 \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2000\u2028\u3000")
+    texts = [
+        "",
+        " ",
+        "  ",
+        "a",
+        " a",
+        "a ",
+        "\u3000a\t\tb\n",
+        *("".join(rng.choices(alphabet, k=rng.randrange(12))) for _ in range(5000)),
+    ]
+    for text in texts:
+        assert collapse_spaces(text) == spaces.sub(" ", text), repr(text)
