@@ -81,10 +81,13 @@ def test_good_values_pass(tmp_path: Path) -> None:
 
 def test_secrets_never_show_in_a_repr_or_an_error() -> None:
     s = Settings.from_env(
-        {"SLACK_BOT_TOKEN": "xoxb-secret-1", "NEWS_DB_URL": "postgresql+psycopg2://u:pw-2@db/x"}
+        {
+            "SLACK_BOT_TOKEN": "fake-bot-token-settings-test",
+            "NEWS_DB_URL": "postgresql+psycopg2://u:pw-2@db/x",
+        }
     )
-    assert "xoxb-secret-1" not in repr(s) and "pw-2" not in repr(s)
-    assert s.secrets() == ["xoxb-secret-1", "pw-2"]
+    assert "fake-bot-token-settings-test" not in repr(s) and "pw-2" not in repr(s)
+    assert s.secrets() == ["fake-bot-token-settings-test", "pw-2"]
     with pytest.raises(ConfigError) as info:
         Settings.from_env({"NEWS_DB_URL": "nonsense://user:pw-3@host/db"})
     assert "pw-3" not in str(info.value)

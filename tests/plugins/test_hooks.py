@@ -58,10 +58,10 @@ def test_task_settings_mask_secrets_from_the_environment(
 
     for key, value in settings_env(tmp_path).items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-7f3a9")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "fake-bot-token-redaction-test")
     monkeypatch.setenv("NEWS_DB_URL", "postgresql+psycopg2://news:pw-c4e1d@db.internal/chip_news")
     settings = task_settings()
     line = f"posting with {settings.slack_token} to postgresql://news:pw-c4e1d@db.internal"
     redacted = str(redact(line))
-    assert "xoxb-secret-7f3a9" not in redacted and "pw-c4e1d" not in redacted
-    assert "xoxb-secret-7f3a9" not in repr(settings)
+    assert "fake-bot-token-redaction-test" not in redacted and "pw-c4e1d" not in redacted
+    assert "fake-bot-token-redaction-test" not in repr(settings)
