@@ -449,17 +449,6 @@ def _brief_out(row: ConsoleBrief) -> BriefOut:
     )
 
 
-def _novelty_out(novelty: Novelty) -> NoveltyOut:
-    return NoveltyOut(
-        tag=novelty.tag,
-        first_source=novelty.first_source,
-        first_published_at=novelty.first_published_at,
-        earlier_story_id=novelty.earlier_story_id,
-        earlier_headline=novelty.earlier_headline,
-        reason=novelty.reason,
-    )
-
-
 def _story_out(
     story: ConsoleStory, novelty: Novelty | None = None, brief: ConsoleBrief | None = None
 ) -> StoryOut:
@@ -485,7 +474,7 @@ def _story_out(
         sources=[SourceOut(**_shown(s)) for s in story.sources],
         more_sources=story.source_count - len(story.sources),
         alerts=[StoryAlertOut(**_shown(a)) for a in story.alerts],
-        novelty=_novelty_out(novelty) if novelty else None,
+        novelty=NoveltyOut.model_validate(novelty, from_attributes=True) if novelty else None,
         brief=_brief_out(brief) if brief else None,
     )
 
