@@ -61,8 +61,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The suite runs on PYTEST_WORKERS processes (pytest-xdist; default: one per core, 0 = in this process).
+# The live-Airflow and browser tests form one group and run one after another on a single worker.
+PYTEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
+
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 test: lint typecheck pytest
 

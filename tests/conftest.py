@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,17 @@ for _name in [k for k in os.environ if k.startswith(("NEWS_", "SLACK_", "AIRFLOW
         del os.environ[_name]
 if str(PROJECT_ROOT / "plugins") not in sys.path:
     sys.path.append(str(PROJECT_ROOT / "plugins"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``pytest -n`` (pytest-xdist, ``--dist loadgroup``) the tests that start real Airflow processes or
+    a browser run one after another on one worker: two live clusters at once on a 2-core machine would
+    only starve each other's schedulers."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        if item.get_closest_marker("live"):
+            item.add_marker(pytest.mark.xdist_group("live"))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -111,6 +123,21 @@ def any_store(request: pytest.FixtureRequest) -> Store:
     return request.getfixturevalue(name)  # type: ignore[no-any-return]
 
 
+@contextmanager
+def _cache_lock(model_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a test-cache entry: parallel test workers (``pytest -n``) train it once,
+    the others wait and read it, and none deletes a folder another is writing."""
+    import fcntl
+
+    model_dir.parent.mkdir(parents=True, exist_ok=True)
+    with (model_dir.parent / f"{model_dir.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def trained_model_file() -> Path:
     """The file of a model trained on data/train (not in any store: ``support.models.install_model`` puts
@@ -131,10 +158,11 @@ def trained_model_file() -> Path:
         digest.update(path.name.encode() + path.read_bytes())
     model_dir = PROJECT_ROOT / "var" / "test-cache" / f"model-{digest.hexdigest()[:16]}"
     marker = model_dir / ".complete"
-    if not marker.exists():
-        shutil.rmtree(model_dir, ignore_errors=True)
-        result = train_and_save(train_paths=paths, model_dir=model_dir, store=None, promote=False)
-        marker.write_text(str(result.path.relative_to(model_dir)), encoding="utf-8")
+    with _cache_lock(model_dir):
+        if not marker.exists():
+            shutil.rmtree(model_dir, ignore_errors=True)
+            result = train_and_save(train_paths=paths, model_dir=model_dir, store=None, promote=False)
+            marker.write_text(str(result.path.relative_to(model_dir)), encoding="utf-8")
     return model_dir / marker.read_text(encoding="utf-8").strip()
 
 
@@ -159,15 +187,16 @@ def sample_model_file() -> Path:
         digest.update(path.name.encode() + path.read_bytes())
     model_dir = PROJECT_ROOT / "var" / "test-cache" / f"sample-model-{digest.hexdigest()[:16]}"
     marker = model_dir / ".complete"
-    if not marker.exists():
-        shutil.rmtree(model_dir, ignore_errors=True)
-        model_dir.mkdir(parents=True)
-        data = model_dir / "samples.jsonl"
-        data.write_text(lines, encoding="utf-8")
-        result = train_and_save(
-            train_paths=[data], model_dir=model_dir, promote=False, feature_set="char", hold_out=False
-        )
-        marker.write_text(str(result.path.relative_to(model_dir)), encoding="utf-8")
+    with _cache_lock(model_dir):
+        if not marker.exists():
+            shutil.rmtree(model_dir, ignore_errors=True)
+            model_dir.mkdir(parents=True)
+            data = model_dir / "samples.jsonl"
+            data.write_text(lines, encoding="utf-8")
+            result = train_and_save(
+                train_paths=[data], model_dir=model_dir, promote=False, feature_set="char", hold_out=False
+            )
+            marker.write_text(str(result.path.relative_to(model_dir)), encoding="utf-8")
     return model_dir / marker.read_text(encoding="utf-8").strip()
 
 
