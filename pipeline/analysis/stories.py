@@ -187,17 +187,15 @@ class StoryGrouper:
         one another, and comparing a new copy with every earlier one would make a widely syndicated
         story cost the square of its size.
         """
-        lsh = MinHashLSH(num_perm=self.num_perm, params=_lsh_params(self.threshold, self.num_perm))
+        index = _BandIndex(*_lsh_params(self.threshold, self.num_perm), num_perm=self.num_perm)
         story_of: dict[str, str] = {}
-        hashes: dict[str, LeanMinHash] = {}
         members: Counter[str] = Counter()
 
         def remember(article_id: str, story_id: str, lean: LeanMinHash) -> None:
             story_of[article_id] = story_id
             if members[story_id] < MEMBERS_COMPARED:
                 members[story_id] += 1
-                lsh.insert(article_id, lean, check_duplication=False)
-                hashes[article_id] = lean
+                index.insert(article_id, lean.hashvalues)
 
         skipped = 0
         for article_id, story_id, blob in recent:
@@ -219,8 +217,8 @@ class StoryGrouper:
                 continue
             # An article with no words at all (empty title and text) resembles every other empty one:
             # it must stand alone rather than merge with them.
-            match = None if lean.is_empty() else self._match(lean, lsh.query(lean), hashes, story_of)
-            story_id = match or "s" + article.article_id[:31]
+            match = None if lean.is_empty() else index.most_similar(lean.hashvalues, self.threshold)
+            story_id = story_of[match] if match is not None else "s" + article.article_id[:31]
             if lean.is_empty():
                 story_of[article.article_id] = story_id
             else:
@@ -228,25 +226,59 @@ class StoryGrouper:
             assignments.append((article.article_id, story_id, blob))
         return assignments
 
-    def _match(
-        self,
-        lean: LeanMinHash,
-        candidates: Sequence[object],
-        hashes: dict[str, LeanMinHash],
-        story_of: dict[str, str],
-    ) -> str | None:
-        """Story of the most similar candidate at or above the threshold (LSH candidates are approximate).
 
-        The MinHash Jaccard estimate (equal hash values / permutations, as ``LeanMinHash.jaccard``) of all
-        candidates at once; among equals the smallest key wins.
-        """
-        if not candidates:
+class _BandIndex:
+    """Locality-sensitive hashing over MinHash signatures, as datasketch's ``MinHashLSH`` bands them.
+
+    ``bands`` bands of ``rows`` hash values each: two signatures are candidates when one band is equal
+    throughout. Each band is a plain dict from the band's bytes to row numbers, and the members' hash
+    values are rows of one matrix, so a query costs one dict lookup per band and one numpy comparison
+    of all its candidates at once (with datasketch, slicing and byte-swapping each band was most of
+    the grouping's cost).
+    """
+
+    def __init__(self, bands: int, rows: int, *, num_perm: int) -> None:
+        if bands * rows > num_perm:
+            raise ValueError(f"{bands} bands of {rows} rows need {bands * rows} hash values, not {num_perm}")
+        self._used = bands * rows
+        self._band = np.dtype((np.void, rows * np.dtype(np.uint64).itemsize))
+        self._tables: list[dict[bytes, list[int]]] = [{} for _ in range(bands)]
+        self._keys: list[str] = []
+        self._values = np.empty((64, num_perm), dtype=np.uint64)
+
+    def _band_keys(self, hashvalues: np.ndarray) -> list[bytes]:
+        used = np.ascontiguousarray(hashvalues[: self._used], dtype=np.uint64)
+        return used.view(self._band).tolist()
+
+    def insert(self, key: str, hashvalues: np.ndarray) -> None:
+        row = len(self._keys)
+        if row == len(self._values):
+            self._values = np.concatenate([self._values, np.empty_like(self._values)])
+        self._values[row] = hashvalues
+        self._keys.append(key)
+        for table, band in zip(self._tables, self._band_keys(hashvalues), strict=True):
+            table.setdefault(band, []).append(row)
+
+    def candidates(self, hashvalues: np.ndarray) -> list[int]:
+        """Rows sharing at least one band with ``hashvalues``, in the order of their keys."""
+        found: set[int] = set()
+        for table, band in zip(self._tables, self._band_keys(hashvalues), strict=True):
+            hit = table.get(band)
+            if hit:
+                found.update(hit)
+        return sorted(found, key=self._keys.__getitem__)
+
+    def most_similar(self, hashvalues: np.ndarray, threshold: float) -> str | None:
+        """Key of the most similar candidate whose estimated Jaccard similarity (equal hash values over
+        all permutations, as ``LeanMinHash.jaccard``) reaches ``threshold``; among equals the smallest
+        key wins. LSH candidates are approximate: each is checked."""
+        rows = self.candidates(hashvalues)
+        if not rows:
             return None
-        keys = sorted(str(c) for c in candidates)
-        matrix = np.stack([hashes[key].hashvalues for key in keys])
-        similarity = np.count_nonzero(matrix == lean.hashvalues, axis=1) / np.float64(len(lean.hashvalues))
+        equal = np.count_nonzero(self._values[rows] == hashvalues, axis=1)
+        similarity = equal / np.float64(len(hashvalues))
         best = int(np.argmax(similarity))  # the first of the largest: the smallest key
-        return story_of[keys[best]] if similarity[best] >= self.threshold else None
+        return self._keys[rows[best]] if similarity[best] >= threshold else None
 
 
 # --- grouping by event --------------------------------------------------------------------------------
