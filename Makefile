@@ -62,7 +62,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # The suite runs on PYTEST_WORKERS processes (pytest-xdist; default: one per core, 0 = in this process).
-# The live-Airflow and browser tests form one group and run one after another on a single worker.
+# The tests that start a live scheduler (tests/live/) form one group and run one after another on one worker.
 PYTEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 
 pytest: $(STAMP)

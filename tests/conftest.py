@@ -55,14 +55,15 @@ if str(PROJECT_ROOT / "plugins") not in sys.path:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under ``pytest -n`` (pytest-xdist, ``--dist loadgroup``) the tests that start real Airflow processes or
-    a browser run one after another on one worker: two live clusters at once on a 2-core machine would
-    only starve each other's schedulers."""
+    """Under ``pytest -n`` (pytest-xdist, ``--dist loadgroup``) the tests that start a live scheduler
+    (``tests/live/``) run one after another on one worker: two schedulers at once on a 2-core machine
+    would only starve each other. (The browser test starts an api-server alone and runs anywhere.)"""
     if not config.pluginmanager.hasplugin("xdist"):
         return
+    live = Path(__file__).parent / "live"
     for item in items:
-        if item.get_closest_marker("live"):
-            item.add_marker(pytest.mark.xdist_group("live"))
+        if item.path.is_relative_to(live):
+            item.add_marker(pytest.mark.xdist_group("live-scheduler"))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
