@@ -170,6 +170,27 @@ class _Matcher:
         triggers = sorted({t for p in rare for t in p.triggers or ()})
         self.rare_gate = re.compile(_trie_regex(triggers, separators=False)) if triggers else None
         self.common_patterns = [p for p in self.patterns if p not in rare]
+        # Few texts hold a match of any common pattern: one search of their alternation (a match of it
+        # anywhere is a match of one of them there) spares running each. Patterns with a back-reference
+        # or flags of their own are not joined; they always run.
+        joinable = [p for p in self.common_patterns if _joinable(p.regex)]
+        self.common_gate: Guarded | None = None
+        try:
+            self.common_gate = Guarded(re.compile("|".join(f"(?:{p.regex.pattern})" for p in joinable)))
+        except re.error:  # two patterns name a group alike
+            joinable = []
+        if not joinable:
+            self.common_gate = None
+        # The patterns to run, in their order, by (a rare trigger found, a common pattern matches).
+        self.patterns_to_run = {
+            (rare_found, common_found): [
+                p
+                for p in (self.patterns if rare_found else self.common_patterns)
+                if common_found or p not in joinable
+            ]
+            for rare_found in (False, True)
+            for common_found in (False, True)
+        }
 
     def find(self, text: str) -> list[Mention]:
         """Non-overlapping mentions in ``text``, in order; ignore-phrases are dropped."""
@@ -199,7 +220,11 @@ class _Matcher:
                 found.append((start, start - end, _PRIORITY[lit.kind], mention))
                 break
         gate = self.rare_gate
-        patterns = self.common_patterns if gate is not None and gate.search(text) is None else self.patterns
+        common_gate = self.common_gate
+        patterns = self.patterns_to_run[
+            gate is None or gate.search(text) is not None,
+            common_gate is None or common_gate.search(text) is not None,
+        ]
         for pattern in patterns:
             if pattern.triggers is not None:
                 haystack = lowered if pattern.ignorecase else text
@@ -224,6 +249,17 @@ class _Matcher:
             if mention is not None:
                 out.append(mention)
         return out
+
+
+def _joinable(regex: re.Pattern[str]) -> bool:
+    """Whether ``regex`` matches as it does when it is one branch of an alternation of patterns: default
+    flags, no inline flags, no group references (whose numbers would shift)."""
+    source = regex.pattern
+    return (
+        regex.flags == re.UNICODE
+        and not re.search(r"\(\?[aiLmsux]|\\[1-9]|\(\?P=|\\g<", source)
+        and not re.search(r"\(\?\(", source)  # a conditional names a group by number too
+    )
 
 
 def _ignorecase(regex: re.Pattern[str]) -> bool:
@@ -283,13 +319,35 @@ def _required_literals(regex: re.Pattern[str]) -> tuple[str, ...] | None:
 
 
 def _expand(match: re.Match[str], template: str) -> str:
-    def group(m: re.Match[str]) -> str:
-        ref = m.group(1)
-        value = match.group(0) if ref == "<0>" else (match.group(int(ref)) or "")
-        return "".join(_CN_NUMERALS.get(ch, ch) for ch in value) if len(value) == 1 else value
+    """``template`` with its group references (``\\1``, ``\\g<0>``) replaced by the groups of ``match``
+    (a one-character Chinese numeral as a digit), whitespace collapsed."""
+    parts = _TEMPLATE_PARTS.get(template)
+    if parts is None:
+        parts = _TEMPLATE_PARTS[template] = _template_parts(template)
+    pieces = []
+    for k, part in enumerate(parts):
+        if k % 2 == 0:
+            pieces.append(part)  # literal text
+            continue
+        value = match.group(0) if part == "<0>" else (match.group(int(part)) or "")
+        pieces.append(_CN_NUMERALS.get(value, value) if len(value) == 1 else value)
+    return _WHITESPACE_RX.sub(" ", "".join(pieces)).strip()
 
-    expanded = re.sub(r"\\g?(<0>|\d+)", group, template)
-    return re.sub(r"\s+", " ", expanded).strip()
+
+_TEMPLATE_REF_RX = re.compile(r"\\g?(<0>|\d+)")
+_WHITESPACE_RX = re.compile(r"\s+")
+# A template split at its group references: literal text at even places, group names at odd ones.
+_TEMPLATE_PARTS: dict[str, list[str]] = {}
+
+
+def _template_parts(template: str) -> list[str]:
+    parts: list[str] = []
+    pos = 0
+    for m in _TEMPLATE_REF_RX.finditer(template):
+        parts.extend((template[pos : m.start()], m.group(1)))
+        pos = m.end()
+    parts.append(template[pos:])
+    return parts
 
 
 def _trie_form(alias: str) -> str:

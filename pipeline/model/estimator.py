@@ -126,6 +126,11 @@ class StackedRelevanceClassifier(ClassifierMixin, BaseEstimator):
         text, cues = self._split(X)
         return self._raw(self.text_model_, self.trees_, text, cues)
 
+    def proba_of_parts(self, text: Any, cues: np.ndarray) -> np.ndarray:
+        """``predict_proba(X)[:, 1]`` from ``X`` already split as ``_split`` splits it (text columns as
+        CSR, the ``n_cues`` cue columns as a dense array): the same numbers without the split's copies."""
+        return self._sigmoid(self._raw(self.text_model_, self.trees_, text, cues))
+
     def predict_proba(self, X: Any) -> np.ndarray:  # noqa: N803
         p = self._sigmoid(self.decision_function(X))
         return np.column_stack([1.0 - p, p])

@@ -551,14 +551,37 @@ class CueFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: Sequence[str]) -> sp.csr_matrix:  # noqa: N803
+        return sp.csr_matrix(self.transform_dense(X))
+
+    def transform_dense(self, X: Sequence[str]) -> np.ndarray:  # noqa: N803
+        """The cues as a dense array (``transform`` holds the same numbers as a sparse matrix)."""
         # Cues are only ever appended: a model trained before a cue existed reads the first ones it knew.
         width = getattr(self, "n_features_out_", len(CUE_NAMES))
         rows = [cue_vector(text)[:width] for text in X]
-        return sp.csr_matrix(np.asarray(rows, dtype=np.float64).reshape(len(rows), width) * self.scale)
+        return np.asarray(rows, dtype=np.float64).reshape(len(rows), width) * self.scale
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         width = getattr(self, "n_features_out_", len(CUE_NAMES))
         return np.asarray([f"cue__{n}" for n in CUE_NAMES[:width]], dtype=object)
+
+
+def transform_parts(features: Any, texts: Sequence[str]) -> tuple[sp.csr_matrix, np.ndarray] | None:
+    """The output of ``build_features``' union for ``texts`` as its two parts, text columns (CSR) and cue
+    columns (dense), without stacking them: what ``StackedRelevanceClassifier`` would split the stacked
+    matrix back into, entry for entry. None when ``features`` is not such a union (then transform it)."""
+    from sklearn.pipeline import FeatureUnion
+
+    if type(features) is not FeatureUnion or features.transformer_weights is not None:
+        return None
+    steps = features.transformer_list
+    if len(steps) != 2 or steps[0][0] != "text" or not isinstance(steps[1][1], CueFeatures):
+        return None
+    text = steps[0][1].transform(texts)
+    cues = steps[1][1].transform_dense(texts)
+    # The stacked matrix has one dtype: parts of another dtype would have been converted.
+    if not (sp.issparse(text) and text.format == "csr" and text.dtype == cues.dtype == np.float64):
+        return None
+    return text, cues
 
 
 def build_features(kind: str, *, cue_scale: float = 1.0) -> Any:
