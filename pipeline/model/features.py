@@ -132,11 +132,12 @@ def hashed_char_counts(texts: Sequence[str], ngram_range: tuple[int, int], n_bit
     # One array for the whole batch, texts separated by NUL: an n-gram spanning a NUL is dropped.
     if any("\x00" in t for t in strings):  # a NUL inside a text becomes a space, after collapsing
         joined = "\x00".join(collapse_spaces(t.lower()).replace("\x00", " ") for t in strings) + "\x00"
+        codes = _code_points(joined)
     else:
         # Lower-casing and collapsing the joined batch equals doing it text by text: NUL is neither
         # whitespace nor cased, so it ends a run of spaces and a word (final sigma) as a text's end does.
-        joined = collapse_spaces(("\x00".join(strings) + "\x00").lower())
-    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        codes = _collapsed_code_points(("\x00".join(strings) + "\x00").lower())
+    codes = codes.astype(np.uint64)
     is_sep = codes == 0
     doc_of = np.cumsum(is_sep, dtype=np.uint64)
     seps_before = np.concatenate([np.zeros(1, dtype=np.uint64), doc_of])
@@ -168,6 +169,28 @@ def hashed_char_counts(texts: Sequence[str], ngram_range: tuple[int, int], n_bit
     matrix = sp.csr_matrix((counts, unique & ((1 << n_bits) - 1), indptr), shape=(n_docs, 1 << n_bits))
     matrix.has_canonical_format = True
     return matrix
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
+# Whitespace as ``str.isspace`` (and ``\\s``) has it: all of it below U+3001 (checked by a test).
+_SPACE_LIMIT = 0x3001
+_IS_SPACE = np.array([chr(c).isspace() for c in range(_SPACE_LIMIT)] + [False])
+
+
+def _collapsed_code_points(text: str) -> np.ndarray:
+    """The code points of ``collapse_spaces(text)``, collapsed over the array (several times faster than
+    splitting and joining the string): each run of whitespace becomes one space."""
+    codes = _code_points(text)
+    space = _IS_SPACE[np.minimum(codes, _SPACE_LIMIT)]
+    if not space.any():
+        return codes
+    keep = ~space
+    keep[1:] |= ~space[:-1]  # a space stays when the character before it is not one
+    keep[0] = True
+    return np.where(space, np.uint32(32), codes)[keep]
 
 
 def collapse_spaces(text: str) -> str:
@@ -387,14 +410,20 @@ def _later_cues(lowered: str, title: str, found: set[str]) -> list[float]:
     unit_or_own = MARK_UNIT in lowered or "self_dev" in found
     chipco = MARK_CHIPCO in lowered
     after_invest = _clauses_after(lowered, _INVEST_WORD)
+    if after_invest:
+        into = [
+            float(any(MARK_CHIPCO in w or MARK_OTHER_CHIP in w for w in after_invest)),
+            float(any(_CHIP_TARGET.search(w) for w in after_invest)),
+            float(any(_NONCHIP_TARGET.search(w) for w in after_invest)),
+            float(any(MARK_UNIT in w or MARK_CHIP in w for w in after_invest)),
+        ]
+    else:
+        into = [0.0, 0.0, 0.0, 0.0]
     return [
         float(MARK_UNIT in lowered and bool(_UNIT_EVENT.search(lowered))),
         float(MARK_UNIT in title and bool(_UNIT_EVENT.search(title))),
         float(unit_or_own and bool(_SPEND.search(lowered)) and not chipco),
-        float(any(MARK_CHIPCO in w or MARK_OTHER_CHIP in w for w in after_invest)),
-        float(any(_CHIP_TARGET.search(w) for w in after_invest)),
-        float(any(_NONCHIP_TARGET.search(w) for w in after_invest)),
-        float(any(MARK_UNIT in w or MARK_CHIP in w for w in after_invest)),
+        *into,
         float(bool(_DENIAL.search(lowered))),
         float(bool(_PROCUREMENT.search(lowered))),
         float(bool(_CLOUD_RESULTS.search(title))),
@@ -501,7 +530,7 @@ def cue_vector(text: str) -> list[float]:
         elif lead_start <= at < lead_start + _LEAD_CHARS:
             actors["lead"].add(_actor_before(lowered, at, lead_start))
     invest = "invest" in found
-    chip_target = chipco or bool(_CHIP_TARGET.search(lowered))
+    chip_target = invest and (chipco or bool(_CHIP_TARGET.search(lowered)))  # read only with invest
     return [
         float(bigtech_title),
         math.log1p(n_bigtech),
