@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import operator
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -118,6 +119,7 @@ class _Matcher:
 
     def __init__(self, watchlist: Watchlist) -> None:
         self.literals: dict[str, list[_Literal]] = {}
+        self.literal_of: dict[str, _Literal | None] = {}  # matched spelling -> its entry (``_literal``)
         entries: list[tuple[str, str, str, str | None]] = []  # alias, kind, name, owner
         for c in watchlist.companies:
             units = set(c.chip_units)
@@ -192,6 +194,19 @@ class _Matcher:
             for common_found in (False, True)
         }
 
+    def _literal(self, surface: str) -> _Literal | None:
+        """The alias entry a matched spelling stands for (the first whose accepted forms allow it), or None;
+        worked out once per spelling."""
+        compact = _SEP_RX.sub("", surface)
+        chosen = None
+        for lit in self.literals.get(compact.lower(), ()):
+            if lit.forms is None or compact in lit.forms:
+                chosen = lit
+                break
+        if len(self.literal_of) < 50_000:  # spellings of a watch-list's aliases: a bound that never bites
+            self.literal_of[surface] = chosen
+        return chosen
+
     def find(self, text: str) -> list[Mention]:
         """Non-overlapping mentions in ``text``, in order; ignore-phrases are dropped."""
         found: list[tuple[int, int, int, Mention | None]] = []  # start, -length, priority, mention
@@ -212,13 +227,12 @@ class _Matcher:
                 if nxt.isascii() and nxt.isalnum():
                     continue  # "Intel" inside "Intelligence"
             surface = text[start:end]
-            compact = _SEP_RX.sub("", surface)
-            for lit in self.literals.get(compact.lower(), ()):
-                if lit.forms is not None and compact not in lit.forms:
-                    continue
+            lit = self.literal_of.get(surface, _UNSEEN)
+            if lit is _UNSEEN:
+                lit = self._literal(surface)
+            if lit is not None:
                 mention = None if lit.kind == IGNORE else Mention(lit.kind, lit.name, lit.owner, start, end)
                 found.append((start, start - end, _PRIORITY[lit.kind], mention))
-                break
         gate = self.rare_gate
         common_gate = self.common_gate
         patterns = self.patterns_to_run[
@@ -239,7 +253,7 @@ class _Matcher:
                 name = _expand(own, pattern.name)
                 mention = Mention(pattern.kind, name, pattern.owner, own.start(), own.end())
                 found.append((own.start(), own.start() - own.end(), _PRIORITY[pattern.kind], mention))
-        found.sort(key=lambda f: (f[0], f[1], f[2]))
+        found.sort(key=_FOUND_ORDER)
         out: list[Mention] = []
         taken_until = -1
         for start, neg_len, _prio, mention in found:
@@ -249,6 +263,10 @@ class _Matcher:
             if mention is not None:
                 out.append(mention)
         return out
+
+
+_UNSEEN = _Literal("", "", None, None)  # a spelling not yet looked up
+_FOUND_ORDER = operator.itemgetter(0, 1, 2)  # start, -length, priority
 
 
 def _joinable(regex: re.Pattern[str]) -> bool:

@@ -104,20 +104,35 @@ class HashedCharTfidf(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: Sequence[str]) -> sp.csr_matrix:  # noqa: N803
-        counts = hashed_char_counts(X, self.ngram_range, self.n_bits)
-        counts.data = np.log1p(counts.data) * self.idf_[counts.indices]
-        counts.eliminate_zeros()  # columns without idf: what a sparse product would drop
-        norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+        counts, indices, indptr = _hashed_char_arrays(X, self.ngram_range, self.n_bits)
+        n_docs = len(indptr) - 1
+        data = np.log1p(counts) * self.idf_[indices]
+        nonzero = data != 0  # columns without idf: what a sparse product would drop (eliminate_zeros)
+        if not nonzero.all():
+            data, indices = data[nonzero], indices[nonzero]
+            indptr = np.concatenate([[0], np.cumsum(nonzero)])[indptr]  # entries kept before each row
+        lengths = np.diff(indptr)
+        # Row norms as ``counts.multiply(counts).sum(axis=1)`` computes them: the squares of each
+        # non-empty row added up by one ``np.add.reduceat`` (so in the same order, to the same bits).
+        squares = data * data
+        if not squares.all():  # an underflow that the sparse product would drop: let it
+            matrix = sp.csr_matrix((data, indices, indptr), shape=(n_docs, 1 << self.n_bits))
+            norms_sq = np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel()
+        else:
+            norms_sq = np.zeros(n_docs)
+            rows = np.flatnonzero(lengths)
+            if len(rows):
+                norms_sq[rows] = np.add.reduceat(squares, indptr[rows])
+        norms = np.sqrt(norms_sq)
         norms[norms == 0] = 1.0
         # Row scaling as ``diags(1 / norms) @ counts`` computed it (one product per entry), with the
         # columns of each row in the order that product left them (descending), so that every later
         # sum adds the same numbers in the same order: scores stay bit for bit what they were.
-        lengths = np.diff(counts.indptr)
-        row_end = np.repeat(counts.indptr[1:] + counts.indptr[:-1] - 1, lengths)
-        order = row_end - np.arange(counts.nnz)
+        row_end = np.repeat(indptr[1:] + indptr[:-1] - 1, lengths)
+        order = row_end - np.arange(len(data))
         return sp.csr_matrix(
-            ((counts.data * np.repeat(1.0 / norms, lengths))[order], counts.indices[order], counts.indptr),
-            shape=counts.shape,
+            ((data * np.repeat(1.0 / norms, lengths))[order], indices[order], indptr),
+            shape=(n_docs, 1 << self.n_bits),
         )
 
 
@@ -127,6 +142,21 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 def hashed_char_counts(texts: Sequence[str], ngram_range: tuple[int, int], n_bits: int) -> sp.csr_matrix:
     """Counts of hashed character n-grams (lower-cased, whitespace collapsed), one row per text."""
+    counts, columns, indptr = _hashed_char_arrays(texts, ngram_range, n_bits)
+    matrix = sp.csr_matrix((counts, columns, indptr), shape=(len(indptr) - 1, 1 << n_bits))
+    matrix.has_canonical_format = True
+    return matrix
+
+
+def _indptr(rows: np.ndarray, n_rows: int) -> np.ndarray:
+    """The CSR row pointers of entries in rows ``rows`` (sorted)."""
+    return np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))])
+
+
+def _hashed_char_arrays(
+    texts: Sequence[str], ngram_range: tuple[int, int], n_bits: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``hashed_char_counts`` as the arrays of a canonical CSR matrix: counts, columns, row pointers."""
     strings = [str(t) for t in texts]
     n_docs = len(strings)
     # One array for the whole batch, texts separated by NUL: an n-gram spanning a NUL is dropped.
@@ -137,10 +167,12 @@ def hashed_char_counts(texts: Sequence[str], ngram_range: tuple[int, int], n_bit
         # Lower-casing and collapsing the joined batch equals doing it text by text: NUL is neither
         # whitespace nor cased, so it ends a run of spaces and a word (final sigma) as a text's end does.
         codes = _collapsed_code_points(("\x00".join(strings) + "\x00").lower())
+    # Keys (row << n_bits | column) in 32 bits when they fit: they sort twice as fast.
+    key_type: Any = np.uint32 if (n_docs << n_bits) <= 1 << 32 else np.uint64
+    seps_before = np.zeros(len(codes) + 1, dtype=np.int64)
+    np.cumsum(codes == 0, out=seps_before[1:])  # NULs before each position
+    rows = seps_before[1:].astype(key_type) << key_type(n_bits)  # the row of each position's text
     codes = codes.astype(np.uint64)
-    is_sep = codes == 0
-    doc_of = np.cumsum(is_sep, dtype=np.uint64)
-    seps_before = np.concatenate([np.zeros(1, dtype=np.uint64), doc_of])
     shift = np.uint64(64 - n_bits)
     keys = []
     total = len(codes)
@@ -153,22 +185,16 @@ def hashed_char_counts(texts: Sequence[str], ngram_range: tuple[int, int], n_bit
             for k in range(n):
                 h = (h * _PRIME) ^ codes[k : k + m]
             h = (h * _MIX) >> shift
-            ok = (seps_before[n : n + m] - seps_before[:m]) == 0
-            keys.append((doc_of[:m][ok] << np.uint64(n_bits)) | h[ok])
+            ok = seps_before[n : n + m] == seps_before[:m]  # no NUL inside the n-gram
+            keys.append((rows[:m] | h.astype(key_type))[ok])
     # Counting = sorting the (row, column) keys and measuring the runs: the canonical CSR (sorted
     # columns, no duplicates) that building from coordinates and summing duplicates gives.
-    key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
-    if (n_docs << n_bits) <= 1 << 32:
-        key = key.astype(np.uint32)  # sorts twice as fast
+    key = np.concatenate(keys) if keys else np.zeros(0, dtype=key_type)
     key.sort()
     starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else np.zeros(0, int)
     counts = np.diff(np.append(starts, len(key))).astype(np.float64)
     unique = key[starts].astype(np.int64)
-    rows = unique >> n_bits
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_docs))])
-    matrix = sp.csr_matrix((counts, unique & ((1 << n_bits) - 1), indptr), shape=(n_docs, 1 << n_bits))
-    matrix.has_canonical_format = True
-    return matrix
+    return counts, unique & ((1 << n_bits) - 1), _indptr(unique >> n_bits, n_docs)
 
 
 def _code_points(text: str) -> np.ndarray:
