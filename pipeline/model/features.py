@@ -411,17 +411,18 @@ _DEVICE_TITLE_RX = re.compile(
 )
 
 
-# The same searches, faster (``Guarded``).
-_UNIT_EVENT = Guarded(_UNIT_EVENT_RX)
-_SPEND = Guarded(_SPEND_RX)
-_INVEST_WORD = Guarded(_INVEST_WORD_RX)
-_NONCHIP_TARGET = Guarded(_NONCHIP_TARGET_RX)
-_DENIAL = Guarded(_DENIAL_RX)
-_PROCUREMENT = Guarded(_PROCUREMENT_RX)
-_CLOUD_RESULTS = Guarded(_CLOUD_RESULTS_RX)
+# Searched as they are where that is faster: expressions that begin with an alternation of words
+# starting with common letters gain nothing from ``Guarded`` (measured on model texts short and long).
+_UNIT_EVENT = _UNIT_EVENT_RX
+_SPEND = Guarded(_SPEND_RX)  # the same searches, faster
+_INVEST_WORD = _INVEST_WORD_RX
+_NONCHIP_TARGET = _NONCHIP_TARGET_RX
+_DENIAL = _DENIAL_RX
+_PROCUREMENT = _PROCUREMENT_RX
+_CLOUD_RESULTS = _CLOUD_RESULTS_RX
 
 
-def _clauses_after(text: str, rx: Guarded, reach: int = 40) -> list[str]:
+def _clauses_after(text: str, rx: re.Pattern[str], reach: int = 40) -> list[str]:
     """For each match of ``rx``: the rest of its clause, at most ``reach`` characters."""
     windows = []
     for m in rx.finditer(text):
@@ -471,11 +472,10 @@ LATER_CUE_NAMES: tuple[str, ...] = (
     "device_sale_title",
 )
 
-# The same searches, faster (``Guarded``).
-_CUSTOMER = Guarded(_CUSTOMER_RX)
-_CHIP_FUND = Guarded(_CHIP_FUND_RX)
-_DIGEST = Guarded(_DIGEST_RX)
-_CHIP_TARGET = Guarded(_CHIP_TARGET_RX)
+_CUSTOMER = Guarded(_CUSTOMER_RX)  # the same searches, faster (it begins with a look for a mark)
+_CHIP_FUND = _CHIP_FUND_RX
+_DIGEST = _DIGEST_RX
+_CHIP_TARGET = _CHIP_TARGET_RX
 
 
 def _actor_before(text: str, at: int, start: int) -> str:
