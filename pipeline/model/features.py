@@ -325,7 +325,7 @@ def cue_hits(text: str) -> list[tuple[str, int]]:
         start, end = m.span(1)
         if start < 0:
             continue  # a skipping match of _CUE_SCAN
-        phrase = m.group(1)
+        phrase = text[start:end]
         cues = _PHRASE_CUES.get(phrase)
         if cues is None:
             cues = _phrase_cues(phrase)
@@ -527,6 +527,7 @@ CUE_NAMES: tuple[str, ...] = (
     *LATER_CUE_NAMES,
 )
 _ACTION_CUES = frozenset({"self_dev", "launch", "invest"})
+_BT_MARKS = frozenset(MARK_BIGTECH + MARK_UNIT + MARK_CHIP)
 _LEAD_CHARS = 160
 
 
@@ -535,9 +536,21 @@ def cue_vector(text: str) -> list[float]:
     lowered = text.lower()
     title_end = end_of_title(lowered)
     title = lowered[:title_end]
-    hits = cue_hits(lowered)
-    found = {c for c, _ in hits}
-    in_title = {c for c, at in hits if at < title_end}
+    found: set[str] = set()
+    in_title: set[str] = set()
+    # Who does the action? The entity named nearest before an action word, in the title and the lead.
+    title_actors: set[str] = set()
+    lead_actors: set[str] = set()
+    lead_start = title_end + len(TITLE_SEPARATOR)
+    lead_end = lead_start + _LEAD_CHARS
+    for cue, at in cue_hits(lowered):
+        found.add(cue)
+        if at < title_end:
+            in_title.add(cue)
+            if cue in _ACTION_CUES:
+                title_actors.add(_actor_before(lowered, at, 0))
+        elif lead_start <= at < lead_end and cue in _ACTION_CUES:
+            lead_actors.add(_actor_before(lowered, at, lead_start))
     bt = MARK_BIGTECH + MARK_UNIT + MARK_CHIP
     first = _MARK_RX.search(title)
     first_mark = first.group() if first else ""
@@ -545,16 +558,6 @@ def cue_vector(text: str) -> list[float]:
     n_bigtech = text.count(MARK_BIGTECH) + text.count(MARK_UNIT) + text.count(MARK_CHIP)
     chip_title = "chip_word" in in_title or MARK_CHIP in title
     chipco = MARK_CHIPCO in text
-    # Who does the action? The entity named nearest before an action word, in the title and the lead.
-    lead_start = title_end + len(TITLE_SEPARATOR)
-    actors: dict[str, set[str]] = {"title": set(), "lead": set()}
-    for cue, at in hits:
-        if cue not in _ACTION_CUES:
-            continue
-        if at < title_end:
-            actors["title"].add(_actor_before(lowered, at, 0))
-        elif lead_start <= at < lead_start + _LEAD_CHARS:
-            actors["lead"].add(_actor_before(lowered, at, lead_start))
     invest = "invest" in found
     chip_target = invest and (chipco or bool(_CHIP_TARGET.search(lowered)))  # read only with invest
     return [
@@ -582,10 +585,10 @@ def cue_vector(text: str) -> list[float]:
         float(n_bigtech == 0),
         float(bigtech_title and chip_title),
         float(bigtech_title and "self_dev" in found),
-        float(bool(actors["title"] & set(bt))),
-        float(MARK_CHIPCO in actors["title"]),
-        float(bool(actors["lead"] & set(bt))),
-        float(MARK_CHIPCO in actors["lead"]),
+        float(not title_actors.isdisjoint(_BT_MARKS)),
+        float(MARK_CHIPCO in title_actors),
+        float(not lead_actors.isdisjoint(_BT_MARKS)),
+        float(MARK_CHIPCO in lead_actors),
         float(invest and chip_target),
         float(invest and not chip_target),
         float(bool(_CUSTOMER.search(lowered))),
