@@ -570,7 +570,6 @@ def find_amounts(text: str) -> list[tuple[int, Amount]]:
     found: list[tuple[int, int, Amount]] = []
     if not _DIGIT_RX.search(text):
         return []  # every amount pattern needs a decimal digit (\d; str.isdigit also takes "²")
-    lowered = text.lower()
     if "元" in text or "美金" in text or "人民幣" in text or "人民币" in text:
         for m in _ZH_AMOUNT_RX.finditer(text):
             cur = _ZH_CUR[m.group("cur")]
@@ -583,7 +582,7 @@ def find_amounts(text: str) -> list[tuple[int, Amount]]:
             found.append((m.start(), m.end(), Amount(value, _ZH_CUR[m.group("pre")], m.group().strip())))
     if _PREFIX_SIGN_RX.search(text):  # one of _PREFIX_SIGNS
         found.extend(_prefix_amounts(text))
-    if any(word in lowered for word in _SUFFIX_WORDS):
+    if _SUFFIX_WORD_RX.search(text.lower()):  # one of _SUFFIX_WORDS
         found.extend(_suffix_amounts(text))
     found.sort(key=lambda f: (f[0], f[0] - f[1]))
     out: list[tuple[int, Amount]] = []
@@ -600,6 +599,7 @@ _PREFIX_SIGNS = ("$", "¥", "￥", "€", "£", "USD", "HKD", "RMB", "CNY", "EUR
 _SUFFIX_WORDS = ("yuan", "dollar", "renminbi", "rmb", "cny", "usd", "hkd", "euro", "eur")
 # Whether a text holds any of the signs, in one search (faster than an `in` per sign).
 _PREFIX_SIGN_RX = re.compile("|".join(map(re.escape, _PREFIX_SIGNS)))
+_SUFFIX_WORD_RX = re.compile("|".join(map(re.escape, _SUFFIX_WORDS)))
 
 
 def _prefix_amounts(text: str) -> list[tuple[int, int, Amount]]:
@@ -835,18 +835,23 @@ def _clean(text: str | None) -> str:
     return text.strip()
 
 
+_SPACED_MARKS = {kind: f" {mark} " for kind, mark in _MARKS.items()}
+_SPACED_AMOUNT = f" {MARK_AMOUNT} "
+
+
 def _mask(text: str, mentions: list[Mention], amounts: list[tuple[int, Amount]]) -> str:
     """``text`` with mentions and amounts replaced by marker characters; title and summary split by ¶."""
-    spans: list[tuple[int, int, str]] = [(m.start, m.end, _MARKS[m.kind]) for m in mentions]
-    spans.extend((start, start + len(a.text), MARK_AMOUNT) for start, a in amounts)
+    # Marks with their spaces (" ⒝ "): spans sort as they would by the bare marks.
+    spans: list[tuple[int, int, str]] = [(m.start, m.end, _SPACED_MARKS[m.kind]) for m in mentions]
+    spans.extend((start, start + len(a.text), _SPACED_AMOUNT) for start, a in amounts)
     spans.sort()
     parts: list[str] = []
     pos = 0
-    for start, end, mark in spans:
+    for start, end, spaced_mark in spans:
         if start < pos:
             continue
         parts.append(text[pos:start])
-        parts.append(f" {mark} ")
+        parts.append(spaced_mark)
         pos = end
     parts.append(text[pos:])
     return "".join(parts).replace("\n", TITLE_SEPARATOR, 1)

@@ -153,7 +153,10 @@ class NewsClassifier:
                         log.warning("cannot score item %s: %s", items[i].id, item_error)
                         errors[i] = f"scoring failed: {item_error}"
                         analyses[i] = None
-        eligible = np.array([a is not None and ineligibility(a) is None for a in analyses], dtype=bool)
+        eligible = np.array(
+            [a is not None and ineligibility(a, texts_by_index[i]) is None for i, a in enumerate(analyses)],
+            dtype=bool,
+        )
         probs = cap_scores(probs, eligible, self.threshold)
         out: list[Prediction] = []
         for i, item in enumerate(items):
