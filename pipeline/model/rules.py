@@ -72,6 +72,8 @@ def chip_only_as_device_spec(text: str) -> bool:
 
 def has_chip_signal(text: str) -> bool:
     """Whether a masked model text mentions chips at all (product, unit, chip company or chip word)."""
+    if MARK_CHIP in text or MARK_UNIT in text or MARK_CHIPCO in text or MARK_OTHER_CHIP in text:
+        return True  # what the expression's first branch matches: no need to search
     return bool(_CHIP_SIGNAL.search(text))
 
 
