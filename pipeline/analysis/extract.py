@@ -664,7 +664,7 @@ def _rank_companies(mentions: list[Mention], text: str, title_len: int) -> list[
     Each company collects evidence once per kind: named in the title, named first, its own chip or chip
     unit named, a launch/investment verb right after it, a "customer"/"uses"-like word right before it.
     """
-    named = {m.owner for m in mentions if m.kind in (COMPANY, UNIT)}
+    named: set[str | None] | None = None  # the owners of company and unit mentions, when needed
     evidence: dict[str, dict[str, float]] = {}
     first_at: dict[str, int] = {}
     introduced: set[str] = set()
@@ -672,11 +672,15 @@ def _rank_companies(mentions: list[Mention], text: str, title_len: int) -> list[
     while k < len(mentions):
         m = mentions[k]
         company = m.owner if m.kind in (COMPANY, UNIT, CHIP) else None
-        if company is None or (
-            m.kind == CHIP and company not in named and m.end - m.start < _MIN_IMPLYING_CHIP_CHARS
-        ):
+        if company is None:
             k += 1
             continue
+        if m.kind == CHIP and m.end - m.start < _MIN_IMPLYING_CHIP_CHARS:
+            if named is None:
+                named = {n.owner for n in mentions if n.kind in (COMPANY, UNIT)}
+            if company not in named:
+                k += 1
+                continue
         in_title = m.start < title_len
         if m.kind == CHIP:
             _add(evidence, first_at, [(company, m.start)], "chip", 1.0 if in_title else 0.5)
@@ -710,7 +714,8 @@ def _rank_companies(mentions: list[Mention], text: str, title_len: int) -> list[
             _add(evidence, first_at, run, "action", 1.0 if in_title else 0.5)
         # Only a company's first mention decides "passive": later ones are usually back-references.
         fresh = [(c, at) for c, at in run if c not in introduced]
-        introduced.update(c for c, _ in run)
+        for c, _at in run:
+            introduced.add(c)
         if fresh and _PASSIVE_BEFORE.search(text[max(0, m.start - 25) : m.start]):
             _add(evidence, first_at, fresh, "passive", -0.75)
         k = j
