@@ -300,16 +300,19 @@ _CUE_SCAN = phrase_scanner(_CUE_WORDS, overlapping=True)
 _CUE_LOOKUP: dict[str, list[tuple[str, bool]]] = {}
 for _key, _value in _CUE_OF.items():
     _CUE_LOOKUP.setdefault(_key.split("\x00")[0], []).append(_value)
-# Matched phrase -> its (cue, counts only as a whole word) pairs, worked out once per spelling.
-_PHRASE_CUES: dict[str, tuple[tuple[str, bool], ...]] = {}
+# Matched phrase -> its cues when it ends a word, and its cues when a word runs on after it (those
+# without the whole-word condition; None when they are the same), worked out once per spelling.
+_PHRASE_CUES: dict[str, tuple[tuple[str, ...], tuple[str, ...] | None]] = {}
 
 
-def _phrase_cues(phrase: str) -> tuple[tuple[str, bool], ...]:
+def _phrase_cues(phrase: str) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
     cues = _PHRASE_CUES.get(phrase)
     if cues is None:
         key = _SPACE_RX.sub("", phrase.replace("-", ""))
         other_last = not phrase[-1:].isascii()
-        cues = tuple((cue, not (prefix or other_last)) for cue, prefix in _CUE_LOOKUP.get(key, ()))
+        pairs = [(cue, not (prefix or other_last)) for cue, prefix in _CUE_LOOKUP.get(key, ())]
+        in_word = tuple(cue for cue, word_only in pairs if not word_only)
+        cues = (tuple(cue for cue, _ in pairs), None if len(in_word) == len(pairs) else in_word)
         if len(_PHRASE_CUES) < 50_000:  # spellings vary only in separators: a bound that never bites
             _PHRASE_CUES[phrase] = cues
     return cues
@@ -326,13 +329,14 @@ def cue_hits(text: str) -> list[tuple[str, int]]:
         if start < 0:
             continue  # a skipping match of _CUE_SCAN
         phrase = text[start:end]
-        cues = _PHRASE_CUES.get(phrase)
-        if cues is None:
-            cues = _phrase_cues(phrase)
-        whole_word = end >= size or not (text[end].isascii() and text[end].isalnum())
-        for cue, word_only in cues:
-            if whole_word or not word_only:
-                hits.append((cue, start))
+        entry = _PHRASE_CUES.get(phrase)
+        if entry is None:
+            entry = _phrase_cues(phrase)
+        cues, in_word = entry
+        if in_word is not None and end < size and text[end].isascii() and text[end].isalnum():
+            cues = in_word  # a word runs on: only the cues that need no word end
+        for cue in cues:
+            hits.append((cue, start))
     for m in _MADE_BY_RX.finditer(text):
         hits.append(("self_dev", m.start()))
     return hits
