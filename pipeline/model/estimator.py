@@ -158,7 +158,9 @@ class _FlatTrees:
     depth: int
 
 
-_flat_trees: weakref.WeakKeyDictionary[Any, _FlatTrees | None] = weakref.WeakKeyDictionary()
+# Per fitted model: its list of trees, their number, and their flat form (None: not of the kind handled).
+# A model fitted again has a new list (or, warm-started, a longer one): its flat form is made anew.
+_flat_trees: weakref.WeakKeyDictionary[Any, tuple[Any, int, _FlatTrees | None]] = weakref.WeakKeyDictionary()
 
 
 def _flatten(trees: Any) -> _FlatTrees | None:
@@ -194,10 +196,12 @@ def trees_decision(trees: Any, X: np.ndarray) -> np.ndarray:  # noqa: N803 - sci
     every row walks all trees at once (numpy over rows x trees instead of one compiled call per tree),
     and the leaf values are added to the baseline one tree after another, in the trees' order, as
     scikit-learn adds them. Falls back to ``decision_function`` for anything else."""
+    predictors = getattr(trees, "_predictors", None)
     try:
-        flat = _flat_trees[trees]
-    except KeyError:
-        flat = _flat_trees[trees] = _flatten(trees)
+        known, count, flat = _flat_trees.get(trees, (None, 0, None))
+        if known is not predictors or predictors is None or count != len(predictors):
+            flat = _flatten(trees) if predictors is not None else None
+            _flat_trees[trees] = (predictors, 0 if predictors is None else len(predictors), flat)
     except TypeError:  # not weakly referenceable
         flat = None
     if (

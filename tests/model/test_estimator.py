@@ -30,7 +30,7 @@ def test_tree_sums_are_scikit_learns_bit_for_bit() -> None:
         got = trees_decision(trees, test)
         assert got.dtype == expected.dtype and got.shape == expected.shape
         assert np.array_equal(got, expected)  # every bit: the leaf values added in the same order
-        assert _flat_trees[trees] is not None  # summed by the vectorised walk, not handed back
+        assert _flat_trees[trees][2] is not None  # summed by the vectorised walk, not handed back
 
 
 def test_other_tree_models_and_inputs_fall_back_to_scikit_learn() -> None:
@@ -41,9 +41,21 @@ def test_other_tree_models_and_inputs_fall_back_to_scikit_learn() -> None:
         X, y
     )
     assert np.array_equal(trees_decision(categorical, X), categorical.decision_function(X))
-    assert _flat_trees[categorical] is None
+    assert _flat_trees[categorical][2] is None
     plain = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X, y)
     as_float32 = X.astype(np.float32)
     assert np.array_equal(trees_decision(plain, as_float32), plain.decision_function(as_float32))
     with pytest.raises(ValueError, match="minimum of 1 is required"):  # as scikit-learn refuses no rows
         trees_decision(plain, X[:0])
+
+
+def test_a_model_fitted_again_is_walked_with_its_new_trees() -> None:
+    rng = np.random.default_rng(5)
+    X, y = _data(rng, 300)  # noqa: N806
+    trees = HistGradientBoostingClassifier(max_iter=10, random_state=0, warm_start=True).fit(X, y)
+    assert np.array_equal(trees_decision(trees, X), trees.decision_function(X))
+    trees.set_params(max_iter=25).fit(X, y)  # warm start: more trees in the same list
+    assert np.array_equal(trees_decision(trees, X), trees.decision_function(X))
+    other, other_y = _data(rng, 300)
+    trees.set_params(warm_start=False).fit(other, 1 - other_y)  # a new fit: a new list of trees
+    assert np.array_equal(trees_decision(trees, X), trees.decision_function(X))
