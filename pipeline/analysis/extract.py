@@ -432,7 +432,9 @@ def skipping_scanner(
     if other_words:
         parts.append(rf"(?=[{_firsts(other_words)}])(?:{_trie_regex(other_words)})")
     pattern = "|".join(parts)
-    skip = rf"(?>[{word_chars}]++|[^{_firsts(list(words))}]++|(?s:.))"
+    firsts = _firsts(list(words))
+    # A word with the characters after it that start no word, or such characters, or one character.
+    skip = rf"(?>[{word_chars}]++[^{firsts}]*+|[^{firsts}]++|(?s:.))"
     hit = rf"(?=({pattern}))(?s:.)" if overlapping else f"({pattern})"
     # Lazy: the pattern is tried before each skip; the \Z branch means a search never fails part-way,
     # which would restart it one character later.
