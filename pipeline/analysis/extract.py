@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import operator
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -118,6 +119,7 @@ class _Matcher:
 
     def __init__(self, watchlist: Watchlist) -> None:
         self.literals: dict[str, list[_Literal]] = {}
+        self.literal_of: dict[str, _Literal | None] = {}  # matched spelling -> its entry (``_literal``)
         entries: list[tuple[str, str, str, str | None]] = []  # alias, kind, name, owner
         for c in watchlist.companies:
             units = set(c.chip_units)
@@ -170,6 +172,40 @@ class _Matcher:
         triggers = sorted({t for p in rare for t in p.triggers or ()})
         self.rare_gate = re.compile(_trie_regex(triggers, separators=False)) if triggers else None
         self.common_patterns = [p for p in self.patterns if p not in rare]
+        # Few texts hold a match of any common pattern: one search of their alternation (a match of it
+        # anywhere is a match of one of them there) spares running each. Patterns with a back-reference
+        # or flags of their own are not joined; they always run.
+        joinable = [p for p in self.common_patterns if _joinable(p.regex)]
+        self.common_gate: Guarded | None = None
+        try:
+            self.common_gate = Guarded(re.compile("|".join(f"(?:{p.regex.pattern})" for p in joinable)))
+        except re.error:  # two patterns name a group alike
+            joinable = []
+        if not joinable:
+            self.common_gate = None
+        # The patterns to run, in their order, by (a rare trigger found, a common pattern matches).
+        self.patterns_to_run = {
+            (rare_found, common_found): [
+                p
+                for p in (self.patterns if rare_found else self.common_patterns)
+                if common_found or p not in joinable
+            ]
+            for rare_found in (False, True)
+            for common_found in (False, True)
+        }
+
+    def _literal(self, surface: str) -> _Literal | None:
+        """The alias entry a matched spelling stands for (the first whose accepted forms allow it), or None;
+        worked out once per spelling."""
+        compact = _SEP_RX.sub("", surface)
+        chosen = None
+        for lit in self.literals.get(compact.lower(), ()):
+            if lit.forms is None or compact in lit.forms:
+                chosen = lit
+                break
+        if len(self.literal_of) < 50_000:  # spellings of a watch-list's aliases: a bound that never bites
+            self.literal_of[surface] = chosen
+        return chosen
 
     def find(self, text: str) -> list[Mention]:
         """Non-overlapping mentions in ``text``, in order; ignore-phrases are dropped."""
@@ -191,15 +227,18 @@ class _Matcher:
                 if nxt.isascii() and nxt.isalnum():
                     continue  # "Intel" inside "Intelligence"
             surface = text[start:end]
-            compact = _SEP_RX.sub("", surface)
-            for lit in self.literals.get(compact.lower(), ()):
-                if lit.forms is not None and compact not in lit.forms:
-                    continue
+            lit = self.literal_of.get(surface, _UNSEEN)
+            if lit is _UNSEEN:
+                lit = self._literal(surface)
+            if lit is not None:
                 mention = None if lit.kind == IGNORE else Mention(lit.kind, lit.name, lit.owner, start, end)
                 found.append((start, start - end, _PRIORITY[lit.kind], mention))
-                break
         gate = self.rare_gate
-        patterns = self.common_patterns if gate is not None and gate.search(text) is None else self.patterns
+        common_gate = self.common_gate
+        patterns = self.patterns_to_run[
+            gate is None or gate.search(text) is not None,
+            common_gate is None or common_gate.search(text) is not None,
+        ]
         for pattern in patterns:
             if pattern.triggers is not None:
                 haystack = lowered if pattern.ignorecase else text
@@ -214,7 +253,7 @@ class _Matcher:
                 name = _expand(own, pattern.name)
                 mention = Mention(pattern.kind, name, pattern.owner, own.start(), own.end())
                 found.append((own.start(), own.start() - own.end(), _PRIORITY[pattern.kind], mention))
-        found.sort(key=lambda f: (f[0], f[1], f[2]))
+        found.sort(key=_FOUND_ORDER)
         out: list[Mention] = []
         taken_until = -1
         for start, neg_len, _prio, mention in found:
@@ -224,6 +263,21 @@ class _Matcher:
             if mention is not None:
                 out.append(mention)
         return out
+
+
+_UNSEEN = _Literal("", "", None, None)  # a spelling not yet looked up
+_FOUND_ORDER = operator.itemgetter(0, 1, 2)  # start, -length, priority
+
+
+def _joinable(regex: re.Pattern[str]) -> bool:
+    """Whether ``regex`` matches as it does when it is one branch of an alternation of patterns: default
+    flags, no inline flags, no group references (whose numbers would shift)."""
+    source = regex.pattern
+    return (
+        regex.flags == re.UNICODE
+        and not re.search(r"\(\?[aiLmsux]|\\[1-9]|\(\?P=|\\g<", source)
+        and not re.search(r"\(\?\(", source)  # a conditional names a group by number too
+    )
 
 
 def _ignorecase(regex: re.Pattern[str]) -> bool:
@@ -283,13 +337,35 @@ def _required_literals(regex: re.Pattern[str]) -> tuple[str, ...] | None:
 
 
 def _expand(match: re.Match[str], template: str) -> str:
-    def group(m: re.Match[str]) -> str:
-        ref = m.group(1)
-        value = match.group(0) if ref == "<0>" else (match.group(int(ref)) or "")
-        return "".join(_CN_NUMERALS.get(ch, ch) for ch in value) if len(value) == 1 else value
+    """``template`` with its group references (``\\1``, ``\\g<0>``) replaced by the groups of ``match``
+    (a one-character Chinese numeral as a digit), whitespace collapsed."""
+    parts = _TEMPLATE_PARTS.get(template)
+    if parts is None:
+        parts = _TEMPLATE_PARTS[template] = _template_parts(template)
+    pieces = []
+    for k, part in enumerate(parts):
+        if k % 2 == 0:
+            pieces.append(part)  # literal text
+            continue
+        value = match.group(0) if part == "<0>" else (match.group(int(part)) or "")
+        pieces.append(_CN_NUMERALS.get(value, value) if len(value) == 1 else value)
+    return _WHITESPACE_RX.sub(" ", "".join(pieces)).strip()
 
-    expanded = re.sub(r"\\g?(<0>|\d+)", group, template)
-    return re.sub(r"\s+", " ", expanded).strip()
+
+_TEMPLATE_REF_RX = re.compile(r"\\g?(<0>|\d+)")
+_WHITESPACE_RX = re.compile(r"\s+")
+# A template split at its group references: literal text at even places, group names at odd ones.
+_TEMPLATE_PARTS: dict[str, list[str]] = {}
+
+
+def _template_parts(template: str) -> list[str]:
+    parts: list[str] = []
+    pos = 0
+    for m in _TEMPLATE_REF_RX.finditer(template):
+        parts.extend((template[pos : m.start()], m.group(1)))
+        pos = m.end()
+    parts.append(template[pos:])
+    return parts
 
 
 def _trie_form(alias: str) -> str:
@@ -356,7 +432,9 @@ def skipping_scanner(
     if other_words:
         parts.append(rf"(?=[{_firsts(other_words)}])(?:{_trie_regex(other_words)})")
     pattern = "|".join(parts)
-    skip = rf"(?>[{word_chars}]++|[^{_firsts(list(words))}]++|(?s:.))"
+    firsts = _firsts(list(words))
+    # A word with the characters after it that start no word, or such characters, or one character.
+    skip = rf"(?>[{word_chars}]++[^{firsts}]*+|[^{firsts}]++|(?s:.))"
     hit = rf"(?=({pattern}))(?s:.)" if overlapping else f"({pattern})"
     # Lazy: the pattern is tried before each skip; the \Z branch means a search never fails part-way,
     # which would restart it one character later.
@@ -494,7 +572,6 @@ def find_amounts(text: str) -> list[tuple[int, Amount]]:
     found: list[tuple[int, int, Amount]] = []
     if not _DIGIT_RX.search(text):
         return []  # every amount pattern needs a decimal digit (\d; str.isdigit also takes "²")
-    lowered = text.lower()
     if "元" in text or "美金" in text or "人民幣" in text or "人民币" in text:
         for m in _ZH_AMOUNT_RX.finditer(text):
             cur = _ZH_CUR[m.group("cur")]
@@ -507,7 +584,7 @@ def find_amounts(text: str) -> list[tuple[int, Amount]]:
             found.append((m.start(), m.end(), Amount(value, _ZH_CUR[m.group("pre")], m.group().strip())))
     if _PREFIX_SIGN_RX.search(text):  # one of _PREFIX_SIGNS
         found.extend(_prefix_amounts(text))
-    if any(word in lowered for word in _SUFFIX_WORDS):
+    if _SUFFIX_WORD_RX.search(text.lower()):  # one of _SUFFIX_WORDS
         found.extend(_suffix_amounts(text))
     found.sort(key=lambda f: (f[0], f[0] - f[1]))
     out: list[tuple[int, Amount]] = []
@@ -524,6 +601,7 @@ _PREFIX_SIGNS = ("$", "¥", "￥", "€", "£", "USD", "HKD", "RMB", "CNY", "EUR
 _SUFFIX_WORDS = ("yuan", "dollar", "renminbi", "rmb", "cny", "usd", "hkd", "euro", "eur")
 # Whether a text holds any of the signs, in one search (faster than an `in` per sign).
 _PREFIX_SIGN_RX = re.compile("|".join(map(re.escape, _PREFIX_SIGNS)))
+_SUFFIX_WORD_RX = re.compile("|".join(map(re.escape, _SUFFIX_WORDS)))
 
 
 def _prefix_amounts(text: str) -> list[tuple[int, int, Amount]]:
@@ -588,7 +666,7 @@ def _rank_companies(mentions: list[Mention], text: str, title_len: int) -> list[
     Each company collects evidence once per kind: named in the title, named first, its own chip or chip
     unit named, a launch/investment verb right after it, a "customer"/"uses"-like word right before it.
     """
-    named = {m.owner for m in mentions if m.kind in (COMPANY, UNIT)}
+    named: set[str | None] | None = None  # the owners of company and unit mentions, when needed
     evidence: dict[str, dict[str, float]] = {}
     first_at: dict[str, int] = {}
     introduced: set[str] = set()
@@ -596,11 +674,15 @@ def _rank_companies(mentions: list[Mention], text: str, title_len: int) -> list[
     while k < len(mentions):
         m = mentions[k]
         company = m.owner if m.kind in (COMPANY, UNIT, CHIP) else None
-        if company is None or (
-            m.kind == CHIP and company not in named and m.end - m.start < _MIN_IMPLYING_CHIP_CHARS
-        ):
+        if company is None:
             k += 1
             continue
+        if m.kind == CHIP and m.end - m.start < _MIN_IMPLYING_CHIP_CHARS:
+            if named is None:
+                named = {n.owner for n in mentions if n.kind in (COMPANY, UNIT)}
+            if company not in named:
+                k += 1
+                continue
         in_title = m.start < title_len
         if m.kind == CHIP:
             _add(evidence, first_at, [(company, m.start)], "chip", 1.0 if in_title else 0.5)
@@ -634,7 +716,8 @@ def _rank_companies(mentions: list[Mention], text: str, title_len: int) -> list[
             _add(evidence, first_at, run, "action", 1.0 if in_title else 0.5)
         # Only a company's first mention decides "passive": later ones are usually back-references.
         fresh = [(c, at) for c, at in run if c not in introduced]
-        introduced.update(c for c, _ in run)
+        for c, _at in run:
+            introduced.add(c)
         if fresh and _PASSIVE_BEFORE.search(text[max(0, m.start - 25) : m.start]):
             _add(evidence, first_at, fresh, "passive", -0.75)
         k = j
@@ -759,18 +842,23 @@ def _clean(text: str | None) -> str:
     return text.strip()
 
 
+_SPACED_MARKS = {kind: f" {mark} " for kind, mark in _MARKS.items()}
+_SPACED_AMOUNT = f" {MARK_AMOUNT} "
+
+
 def _mask(text: str, mentions: list[Mention], amounts: list[tuple[int, Amount]]) -> str:
     """``text`` with mentions and amounts replaced by marker characters; title and summary split by ¶."""
-    spans: list[tuple[int, int, str]] = [(m.start, m.end, _MARKS[m.kind]) for m in mentions]
-    spans.extend((start, start + len(a.text), MARK_AMOUNT) for start, a in amounts)
+    # Marks with their spaces (" ⒝ "): spans sort as they would by the bare marks.
+    spans: list[tuple[int, int, str]] = [(m.start, m.end, _SPACED_MARKS[m.kind]) for m in mentions]
+    spans.extend((start, start + len(a.text), _SPACED_AMOUNT) for start, a in amounts)
     spans.sort()
     parts: list[str] = []
     pos = 0
-    for start, end, mark in spans:
+    for start, end, spaced_mark in spans:
         if start < pos:
             continue
         parts.append(text[pos:start])
-        parts.append(f" {mark} ")
+        parts.append(spaced_mark)
         pos = end
     parts.append(text[pos:])
     return "".join(parts).replace("\n", TITLE_SEPARATOR, 1)

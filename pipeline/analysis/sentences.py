@@ -52,6 +52,24 @@ _SENTENCE_STARTERS = frozenset(
     "here both such some many most".split()
 )
 _WORD_BEFORE_RX = re.compile(r"([A-Za-z][A-Za-z.]*)$")
+_WORD_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz."
+
+
+def _word_before(text: str, start: int, end: int) -> str:
+    """``_WORD_BEFORE_RX.search(text, start, end)``'s word, or "": the letters and dots that end at ``end``,
+    from their first letter. Read from the end, not searched for from ``start``."""
+    window = text[start:end]
+    return window[len(window.rstrip(_WORD_CHARS)) :].lstrip(".")
+
+
+def _collapse_blanks(line: str) -> str:
+    """``_SPACE_RX.sub(" ", line).strip()``; a line without a tab, a wide space or two blanks in a row
+    (most lines) is only stripped."""
+    if "  " in line or "\t" in line or "\u00a0" in line or "\u3000" in line:
+        return _SPACE_RX.sub(" ", line).strip()
+    return line.strip()
+
+
 _NEXT_WORD_RX = re.compile(r"\s*[\"'“‘(]?([A-Za-z]+)")
 
 
@@ -64,8 +82,7 @@ def _is_boundary(text: str, start: int, match: re.Match[str]) -> bool:
         # An ellipsis ends a sentence unless the text runs on in lower case.
         following = text[match.end() : match.end() + 2].strip()
         return not (following and following[0].islower())
-    word_match = _WORD_BEFORE_RX.search(text, start, match.start())
-    word = word_match.group(1).lower() if word_match else ""
+    word = _word_before(text, start, match.start()).lower()
     if word in _TITLES or (len(word) == 1 and word.isalpha()):
         return False
     following = text[match.end() : match.end() + 2].strip()
@@ -99,7 +116,7 @@ def split_sentences(
     """The sentences of ``text`` (at most ``limit``, from its first ``max_chars`` characters), in order."""
     sentences: list[str] = []
     for raw_line in text[:max_chars].split("\n"):
-        line = _SPACE_RX.sub(" ", raw_line).strip()
+        line = _collapse_blanks(raw_line)
         if line:
             _split_line(line, sentences, limit)
             if len(sentences) >= limit:

@@ -18,7 +18,6 @@ __all__ = ["MAX_SUMMARY_CHARS", "MAX_SUMMARY_CHARS_EN", "extractive_summary", "s
 MAX_SUMMARY_CHARS = 220
 MAX_SUMMARY_CHARS_EN = 520
 
-_SPACE_RX = re.compile(r"\s+")
 _EN_WORD_RX = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
     "a an the of to in on for and or with by from at as is are was were be its it that this says said "
@@ -46,7 +45,7 @@ def extractive_summary(title: str, text: str, *, language: str, max_sentences: i
     chinese = language == "zh" or (language == "mixed" and len(HAN_RE.findall(text[:2000])) > 50)
     limit = MAX_SUMMARY_CHARS if chinese else MAX_SUMMARY_CHARS_EN
     sentences = split_sentences(text)
-    title_clean = _SPACE_RX.sub(" ", title).strip()
+    title_clean = " ".join(title.split())  # re.sub(r"\s+", " ", title).strip(): split() splits at \s
     sentences = [s for s in sentences if s != title_clean]
     if not sentences:
         return _cut(title_clean, limit)

@@ -22,7 +22,8 @@ import numpy as np
 from pipeline.analysis.extract import MARK_CHIPCO, Analysis, analyze
 from pipeline.config.watchlist import Watchlist
 from pipeline.errors import ModelError
-from pipeline.model.features import cues_found, model_text
+from pipeline.model.estimator import StackedRelevanceClassifier
+from pipeline.model.features import cues_found, model_text, transform_parts
 from pipeline.model.rules import cap_scores, ineligibility
 from pipeline.models import CHIP_INVESTMENT, SELF_DEVELOPMENT, Article, Classification, Extraction
 
@@ -152,7 +153,10 @@ class NewsClassifier:
                         log.warning("cannot score item %s: %s", items[i].id, item_error)
                         errors[i] = f"scoring failed: {item_error}"
                         analyses[i] = None
-        eligible = np.array([a is not None and ineligibility(a) is None for a in analyses], dtype=bool)
+        eligible = np.array(
+            [a is not None and ineligibility(a, texts_by_index[i]) is None for i, a in enumerate(analyses)],
+            dtype=bool,
+        )
         probs = cap_scores(probs, eligible, self.threshold)
         out: list[Prediction] = []
         for i, item in enumerate(items):
@@ -201,6 +205,10 @@ class NewsClassifier:
             return self._scores_unlimited(texts)
 
     def _scores_unlimited(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        parts = self._stacked_parts(texts)
+        if parts is not None:  # the usual model: features split once, no stacked matrix to split twice
+            assert self.event is not None
+            return self.relevance.proba_of_parts(*parts), self.event.proba_of_parts(*parts)
         X = self.features.transform(texts)  # noqa: N806 - scikit-learn naming
         rel = self.relevance.predict_proba(X)[:, 1]
         if self.event is None:
@@ -213,6 +221,22 @@ class NewsClassifier:
             column = classes.index(CHIP_INVESTMENT) if CHIP_INVESTMENT in classes else classes.index(1)
             ev = self.event.predict_proba(X)[:, column]
         return rel, ev
+
+    def _stacked_parts(self, texts: list[str]) -> tuple[Any, np.ndarray] | None:
+        """The features of ``texts`` as text and cue parts when both models are stacked classifiers that
+        would split them so (``transform_parts``), else None."""
+        n_cues = getattr(self.relevance, "n_cues", None)
+        if not (
+            type(self.relevance) is StackedRelevanceClassifier
+            and type(self.event) is StackedRelevanceClassifier
+            and self.event.n_cues == n_cues
+            and list(self.event.classes_) == [0, 1]
+        ):
+            return None
+        parts = transform_parts(self.features, texts)
+        if parts is None or parts[1].shape[1] != n_cues:
+            return None
+        return parts
 
     # --- persistence -------------------------------------------------------------------------------
 

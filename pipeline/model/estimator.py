@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -120,11 +122,16 @@ class StackedRelevanceClassifier(ClassifierMixin, BaseEstimator):
         if trees is None:
             return np.asarray(text_model.decision_function(sp.hstack([text, cues], format="csr")))
         stacked = np.column_stack([text_model.decision_function(text), cues])
-        return np.asarray(trees.decision_function(stacked))
+        return trees_decision(trees, stacked)
 
     def decision_function(self, X: Any) -> np.ndarray:  # noqa: N803
         text, cues = self._split(X)
         return self._raw(self.text_model_, self.trees_, text, cues)
+
+    def proba_of_parts(self, text: Any, cues: np.ndarray) -> np.ndarray:
+        """``predict_proba(X)[:, 1]`` from ``X`` already split as ``_split`` splits it (text columns as
+        CSR, the ``n_cues`` cue columns as a dense array): the same numbers without the split's copies."""
+        return self._sigmoid(self._raw(self.text_model_, self.trees_, text, cues))
 
     def predict_proba(self, X: Any) -> np.ndarray:  # noqa: N803
         p = self._sigmoid(self.decision_function(X))
@@ -132,3 +139,96 @@ class StackedRelevanceClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:  # noqa: N803
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+# --- the trees' sum, vectorised ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _FlatTrees:
+    """The nodes of all trees of a fitted ``HistGradientBoostingClassifier`` (one tree per iteration,
+    numeric splits only) in flat arrays; a leaf is its own child on both sides."""
+
+    roots: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    missing_left: np.ndarray
+    children: np.ndarray  # node k's right child at 2k, its left child at 2k + 1
+    value: np.ndarray
+    depth: int
+
+
+# Per fitted model: its list of trees, their number, and their flat form (None: not of the kind handled).
+# A model fitted again has a new list (or, warm-started, a longer one): its flat form is made anew.
+_flat_trees: weakref.WeakKeyDictionary[Any, tuple[Any, int, _FlatTrees | None]] = weakref.WeakKeyDictionary()
+
+
+def _flatten(trees: Any) -> _FlatTrees | None:
+    """``trees`` as ``_FlatTrees``, or None when it is of another kind (categorical splits, several
+    trees per iteration, a preprocessor of its own)."""
+    if getattr(trees, "_preprocessor", None) is not None or getattr(trees, "n_trees_per_iteration_", 0) != 1:
+        return None
+    nodes = [iteration[0].nodes for iteration in trees._predictors]
+    if not nodes or any(n["is_categorical"].any() for n in nodes):
+        return None
+    sizes = np.array([len(n) for n in nodes])
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    flat = np.concatenate(nodes)
+    shift = np.repeat(offsets, sizes)
+    index = np.arange(len(flat))
+    leaf = flat["is_leaf"].astype(bool)
+    children = np.empty(2 * len(flat), dtype=np.intp)
+    children[0::2] = np.where(leaf, index, flat["right"].astype(np.intp) + shift)
+    children[1::2] = np.where(leaf, index, flat["left"].astype(np.intp) + shift)
+    return _FlatTrees(
+        roots=offsets.astype(np.intp),
+        feature=np.where(leaf, 0, flat["feature_idx"]).astype(np.intp),
+        threshold=flat["num_threshold"].astype(np.float64),
+        missing_left=flat["missing_go_to_left"].astype(bool),
+        children=children,
+        value=flat["value"].astype(np.float64),
+        depth=int(flat["depth"].max()),
+    )
+
+
+def trees_decision(trees: Any, X: np.ndarray) -> np.ndarray:  # noqa: N803 - scikit-learn naming
+    """``trees.decision_function(X)`` for a binary ``HistGradientBoostingClassifier``, the same numbers:
+    every row walks all trees at once (numpy over rows x trees instead of one compiled call per tree),
+    and the leaf values are added to the baseline one tree after another, in the trees' order, as
+    scikit-learn adds them. Falls back to ``decision_function`` for anything else."""
+    predictors = getattr(trees, "_predictors", None)
+    try:
+        known, count, flat = _flat_trees.get(trees, (None, 0, None))
+        if known is not predictors or predictors is None or count != len(predictors):
+            flat = _flatten(trees) if predictors is not None else None
+            _flat_trees[trees] = (predictors, 0 if predictors is None else len(predictors), flat)
+    except TypeError:  # not weakly referenceable
+        flat = None
+    if (
+        flat is None
+        or getattr(trees, "_in_fit", False)
+        or not isinstance(X, np.ndarray)
+        or X.dtype != np.float64
+        or X.ndim != 2
+        or X.shape[1] != trees.n_features_in_
+        or X.shape[0] == 0
+    ):
+        return np.asarray(trees.decision_function(X))
+    n_rows, n_features = X.shape
+    values = np.ascontiguousarray(X).ravel()
+    row_start = np.arange(n_rows, dtype=np.intp) * n_features
+    node = np.repeat(flat.roots[:, None], n_rows, axis=1)  # trees x rows
+    missing = bool(np.isnan(values).any())
+    for _ in range(flat.depth):
+        value = values.take(row_start + flat.feature.take(node))
+        # Left when at most the threshold; a missing value (NaN) goes to the side the node says.
+        go_left = value <= flat.threshold.take(node)
+        if missing:
+            go_left |= np.isnan(value) & flat.missing_left.take(node)
+        node = flat.children.take(2 * node + go_left)
+    leaves = flat.value.take(node)
+    raw = np.zeros(n_rows)
+    raw += trees._baseline_prediction.ravel()[0]
+    for tree_values in leaves:  # one tree after another, as ``_predict_iterations`` adds them
+        raw += tree_values
+    return raw

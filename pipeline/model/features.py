@@ -104,20 +104,35 @@ class HashedCharTfidf(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: Sequence[str]) -> sp.csr_matrix:  # noqa: N803
-        counts = hashed_char_counts(X, self.ngram_range, self.n_bits)
-        counts.data = np.log1p(counts.data) * self.idf_[counts.indices]
-        counts.eliminate_zeros()  # columns without idf: what a sparse product would drop
-        norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+        counts, indices, indptr = _hashed_char_arrays(X, self.ngram_range, self.n_bits)
+        n_docs = len(indptr) - 1
+        data = np.log1p(counts) * self.idf_[indices]
+        nonzero = data != 0  # columns without idf: what a sparse product would drop (eliminate_zeros)
+        if not nonzero.all():
+            data, indices = data[nonzero], indices[nonzero]
+            indptr = np.concatenate([[0], np.cumsum(nonzero)])[indptr]  # entries kept before each row
+        lengths = np.diff(indptr)
+        # Row norms as ``counts.multiply(counts).sum(axis=1)`` computes them: the squares of each
+        # non-empty row added up by one ``np.add.reduceat`` (so in the same order, to the same bits).
+        squares = data * data
+        if not squares.all():  # an underflow that the sparse product would drop: let it
+            matrix = sp.csr_matrix((data, indices, indptr), shape=(n_docs, 1 << self.n_bits))
+            norms_sq = np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel()
+        else:
+            norms_sq = np.zeros(n_docs)
+            rows = np.flatnonzero(lengths)
+            if len(rows):
+                norms_sq[rows] = np.add.reduceat(squares, indptr[rows])
+        norms = np.sqrt(norms_sq)
         norms[norms == 0] = 1.0
         # Row scaling as ``diags(1 / norms) @ counts`` computed it (one product per entry), with the
         # columns of each row in the order that product left them (descending), so that every later
         # sum adds the same numbers in the same order: scores stay bit for bit what they were.
-        lengths = np.diff(counts.indptr)
-        row_end = np.repeat(counts.indptr[1:] + counts.indptr[:-1] - 1, lengths)
-        order = row_end - np.arange(counts.nnz)
+        row_end = np.repeat(indptr[1:] + indptr[:-1] - 1, lengths)
+        order = row_end - np.arange(len(data))
         return sp.csr_matrix(
-            ((counts.data * np.repeat(1.0 / norms, lengths))[order], counts.indices[order], counts.indptr),
-            shape=counts.shape,
+            ((data * np.repeat(1.0 / norms, lengths))[order], indices[order], indptr),
+            shape=(n_docs, 1 << self.n_bits),
         )
 
 
@@ -127,19 +142,37 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 def hashed_char_counts(texts: Sequence[str], ngram_range: tuple[int, int], n_bits: int) -> sp.csr_matrix:
     """Counts of hashed character n-grams (lower-cased, whitespace collapsed), one row per text."""
+    counts, columns, indptr = _hashed_char_arrays(texts, ngram_range, n_bits)
+    matrix = sp.csr_matrix((counts, columns, indptr), shape=(len(indptr) - 1, 1 << n_bits))
+    matrix.has_canonical_format = True
+    return matrix
+
+
+def _indptr(rows: np.ndarray, n_rows: int) -> np.ndarray:
+    """The CSR row pointers of entries in rows ``rows`` (sorted)."""
+    return np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))])
+
+
+def _hashed_char_arrays(
+    texts: Sequence[str], ngram_range: tuple[int, int], n_bits: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``hashed_char_counts`` as the arrays of a canonical CSR matrix: counts, columns, row pointers."""
     strings = [str(t) for t in texts]
     n_docs = len(strings)
     # One array for the whole batch, texts separated by NUL: an n-gram spanning a NUL is dropped.
     if any("\x00" in t for t in strings):  # a NUL inside a text becomes a space, after collapsing
         joined = "\x00".join(collapse_spaces(t.lower()).replace("\x00", " ") for t in strings) + "\x00"
+        codes = _code_points(joined)
     else:
         # Lower-casing and collapsing the joined batch equals doing it text by text: NUL is neither
         # whitespace nor cased, so it ends a run of spaces and a word (final sigma) as a text's end does.
-        joined = collapse_spaces(("\x00".join(strings) + "\x00").lower())
-    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    is_sep = codes == 0
-    doc_of = np.cumsum(is_sep, dtype=np.uint64)
-    seps_before = np.concatenate([np.zeros(1, dtype=np.uint64), doc_of])
+        codes = _collapsed_code_points(("\x00".join(strings) + "\x00").lower())
+    # Keys (row << n_bits | column) in 32 bits when they fit: they sort twice as fast.
+    key_type: Any = np.uint32 if (n_docs << n_bits) <= 1 << 32 else np.uint64
+    seps_before = np.zeros(len(codes) + 1, dtype=np.int64)
+    np.cumsum(codes == 0, out=seps_before[1:])  # NULs before each position
+    rows = seps_before[1:].astype(key_type) << key_type(n_bits)  # the row of each position's text
+    codes = codes.astype(np.uint64)
     shift = np.uint64(64 - n_bits)
     keys = []
     total = len(codes)
@@ -152,22 +185,38 @@ def hashed_char_counts(texts: Sequence[str], ngram_range: tuple[int, int], n_bit
             for k in range(n):
                 h = (h * _PRIME) ^ codes[k : k + m]
             h = (h * _MIX) >> shift
-            ok = (seps_before[n : n + m] - seps_before[:m]) == 0
-            keys.append((doc_of[:m][ok] << np.uint64(n_bits)) | h[ok])
+            ok = seps_before[n : n + m] == seps_before[:m]  # no NUL inside the n-gram
+            keys.append((rows[:m] | h.astype(key_type))[ok])
     # Counting = sorting the (row, column) keys and measuring the runs: the canonical CSR (sorted
     # columns, no duplicates) that building from coordinates and summing duplicates gives.
-    key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
-    if (n_docs << n_bits) <= 1 << 32:
-        key = key.astype(np.uint32)  # sorts twice as fast
+    key = np.concatenate(keys) if keys else np.zeros(0, dtype=key_type)
     key.sort()
     starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]])) if len(key) else np.zeros(0, int)
     counts = np.diff(np.append(starts, len(key))).astype(np.float64)
     unique = key[starts].astype(np.int64)
-    rows = unique >> n_bits
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_docs))])
-    matrix = sp.csr_matrix((counts, unique & ((1 << n_bits) - 1), indptr), shape=(n_docs, 1 << n_bits))
-    matrix.has_canonical_format = True
-    return matrix
+    return counts, unique & ((1 << n_bits) - 1), _indptr(unique >> n_bits, n_docs)
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
+# Whitespace as ``str.isspace`` (and ``\\s``) has it: all of it below U+3001 (checked by a test).
+_SPACE_LIMIT = 0x3001
+_IS_SPACE = np.array([chr(c).isspace() for c in range(_SPACE_LIMIT)] + [False])
+
+
+def _collapsed_code_points(text: str) -> np.ndarray:
+    """The code points of ``collapse_spaces(text)``, collapsed over the array (several times faster than
+    splitting and joining the string): each run of whitespace becomes one space."""
+    codes = _code_points(text)
+    space = _IS_SPACE[np.minimum(codes, _SPACE_LIMIT)]
+    if not space.any():
+        return codes
+    keep = ~space
+    keep[1:] |= ~space[:-1]  # a space stays when the character before it is not one
+    keep[0] = True
+    return np.where(space, np.uint32(32), codes)[keep]
 
 
 def collapse_spaces(text: str) -> str:
@@ -251,16 +300,19 @@ _CUE_SCAN = phrase_scanner(_CUE_WORDS, overlapping=True)
 _CUE_LOOKUP: dict[str, list[tuple[str, bool]]] = {}
 for _key, _value in _CUE_OF.items():
     _CUE_LOOKUP.setdefault(_key.split("\x00")[0], []).append(_value)
-# Matched phrase -> its (cue, counts only as a whole word) pairs, worked out once per spelling.
-_PHRASE_CUES: dict[str, tuple[tuple[str, bool], ...]] = {}
+# Matched phrase -> its cues when it ends a word, and its cues when a word runs on after it (those
+# without the whole-word condition; None when they are the same), worked out once per spelling.
+_PHRASE_CUES: dict[str, tuple[tuple[str, ...], tuple[str, ...] | None]] = {}
 
 
-def _phrase_cues(phrase: str) -> tuple[tuple[str, bool], ...]:
+def _phrase_cues(phrase: str) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
     cues = _PHRASE_CUES.get(phrase)
     if cues is None:
         key = _SPACE_RX.sub("", phrase.replace("-", ""))
         other_last = not phrase[-1:].isascii()
-        cues = tuple((cue, not (prefix or other_last)) for cue, prefix in _CUE_LOOKUP.get(key, ()))
+        pairs = [(cue, not (prefix or other_last)) for cue, prefix in _CUE_LOOKUP.get(key, ())]
+        in_word = tuple(cue for cue, word_only in pairs if not word_only)
+        cues = (tuple(cue for cue, _ in pairs), None if len(in_word) == len(pairs) else in_word)
         if len(_PHRASE_CUES) < 50_000:  # spellings vary only in separators: a bound that never bites
             _PHRASE_CUES[phrase] = cues
     return cues
@@ -276,14 +328,15 @@ def cue_hits(text: str) -> list[tuple[str, int]]:
         start, end = m.span(1)
         if start < 0:
             continue  # a skipping match of _CUE_SCAN
-        phrase = m.group(1)
-        cues = _PHRASE_CUES.get(phrase)
-        if cues is None:
-            cues = _phrase_cues(phrase)
-        whole_word = end >= size or not (text[end].isascii() and text[end].isalnum())
-        for cue, word_only in cues:
-            if whole_word or not word_only:
-                hits.append((cue, start))
+        phrase = text[start:end]
+        entry = _PHRASE_CUES.get(phrase)
+        if entry is None:
+            entry = _phrase_cues(phrase)
+        cues, in_word = entry
+        if in_word is not None and end < size and text[end].isascii() and text[end].isalnum():
+            cues = in_word  # a word runs on: only the cues that need no word end
+        for cue in cues:
+            hits.append((cue, start))
     for m in _MADE_BY_RX.finditer(text):
         hits.append(("self_dev", m.start()))
     return hits
@@ -362,17 +415,18 @@ _DEVICE_TITLE_RX = re.compile(
 )
 
 
-# The same searches, faster (``Guarded``).
-_UNIT_EVENT = Guarded(_UNIT_EVENT_RX)
-_SPEND = Guarded(_SPEND_RX)
-_INVEST_WORD = Guarded(_INVEST_WORD_RX)
-_NONCHIP_TARGET = Guarded(_NONCHIP_TARGET_RX)
-_DENIAL = Guarded(_DENIAL_RX)
-_PROCUREMENT = Guarded(_PROCUREMENT_RX)
-_CLOUD_RESULTS = Guarded(_CLOUD_RESULTS_RX)
+# Searched as they are where that is faster: expressions that begin with an alternation of words
+# starting with common letters gain nothing from ``Guarded`` (measured on model texts short and long).
+_UNIT_EVENT = _UNIT_EVENT_RX
+_SPEND = Guarded(_SPEND_RX)  # the same searches, faster
+_INVEST_WORD = _INVEST_WORD_RX
+_NONCHIP_TARGET = _NONCHIP_TARGET_RX
+_DENIAL = _DENIAL_RX
+_PROCUREMENT = _PROCUREMENT_RX
+_CLOUD_RESULTS = _CLOUD_RESULTS_RX
 
 
-def _clauses_after(text: str, rx: Guarded, reach: int = 40) -> list[str]:
+def _clauses_after(text: str, rx: re.Pattern[str], reach: int = 40) -> list[str]:
     """For each match of ``rx``: the rest of its clause, at most ``reach`` characters."""
     windows = []
     for m in rx.finditer(text):
@@ -387,14 +441,20 @@ def _later_cues(lowered: str, title: str, found: set[str]) -> list[float]:
     unit_or_own = MARK_UNIT in lowered or "self_dev" in found
     chipco = MARK_CHIPCO in lowered
     after_invest = _clauses_after(lowered, _INVEST_WORD)
+    if after_invest:
+        into = [
+            float(any(MARK_CHIPCO in w or MARK_OTHER_CHIP in w for w in after_invest)),
+            float(any(_CHIP_TARGET.search(w) for w in after_invest)),
+            float(any(_NONCHIP_TARGET.search(w) for w in after_invest)),
+            float(any(MARK_UNIT in w or MARK_CHIP in w for w in after_invest)),
+        ]
+    else:
+        into = [0.0, 0.0, 0.0, 0.0]
     return [
         float(MARK_UNIT in lowered and bool(_UNIT_EVENT.search(lowered))),
         float(MARK_UNIT in title and bool(_UNIT_EVENT.search(title))),
         float(unit_or_own and bool(_SPEND.search(lowered)) and not chipco),
-        float(any(MARK_CHIPCO in w or MARK_OTHER_CHIP in w for w in after_invest)),
-        float(any(_CHIP_TARGET.search(w) for w in after_invest)),
-        float(any(_NONCHIP_TARGET.search(w) for w in after_invest)),
-        float(any(MARK_UNIT in w or MARK_CHIP in w for w in after_invest)),
+        *into,
         float(bool(_DENIAL.search(lowered))),
         float(bool(_PROCUREMENT.search(lowered))),
         float(bool(_CLOUD_RESULTS.search(title))),
@@ -416,11 +476,10 @@ LATER_CUE_NAMES: tuple[str, ...] = (
     "device_sale_title",
 )
 
-# The same searches, faster (``Guarded``).
-_CUSTOMER = Guarded(_CUSTOMER_RX)
-_CHIP_FUND = Guarded(_CHIP_FUND_RX)
-_DIGEST = Guarded(_DIGEST_RX)
-_CHIP_TARGET = Guarded(_CHIP_TARGET_RX)
+_CUSTOMER = Guarded(_CUSTOMER_RX)  # the same searches, faster (it begins with a look for a mark)
+_CHIP_FUND = _CHIP_FUND_RX
+_DIGEST = _DIGEST_RX
+_CHIP_TARGET = _CHIP_TARGET_RX
 
 
 def _actor_before(text: str, at: int, start: int) -> str:
@@ -472,6 +531,7 @@ CUE_NAMES: tuple[str, ...] = (
     *LATER_CUE_NAMES,
 )
 _ACTION_CUES = frozenset({"self_dev", "launch", "invest"})
+_BT_MARKS = frozenset(MARK_BIGTECH + MARK_UNIT + MARK_CHIP)
 _LEAD_CHARS = 160
 
 
@@ -480,9 +540,21 @@ def cue_vector(text: str) -> list[float]:
     lowered = text.lower()
     title_end = end_of_title(lowered)
     title = lowered[:title_end]
-    hits = cue_hits(lowered)
-    found = {c for c, _ in hits}
-    in_title = {c for c, at in hits if at < title_end}
+    found: set[str] = set()
+    in_title: set[str] = set()
+    # Who does the action? The entity named nearest before an action word, in the title and the lead.
+    title_actors: set[str] = set()
+    lead_actors: set[str] = set()
+    lead_start = title_end + len(TITLE_SEPARATOR)
+    lead_end = lead_start + _LEAD_CHARS
+    for cue, at in cue_hits(lowered):
+        found.add(cue)
+        if at < title_end:
+            in_title.add(cue)
+            if cue in _ACTION_CUES:
+                title_actors.add(_actor_before(lowered, at, 0))
+        elif lead_start <= at < lead_end and cue in _ACTION_CUES:
+            lead_actors.add(_actor_before(lowered, at, lead_start))
     bt = MARK_BIGTECH + MARK_UNIT + MARK_CHIP
     first = _MARK_RX.search(title)
     first_mark = first.group() if first else ""
@@ -490,18 +562,8 @@ def cue_vector(text: str) -> list[float]:
     n_bigtech = text.count(MARK_BIGTECH) + text.count(MARK_UNIT) + text.count(MARK_CHIP)
     chip_title = "chip_word" in in_title or MARK_CHIP in title
     chipco = MARK_CHIPCO in text
-    # Who does the action? The entity named nearest before an action word, in the title and the lead.
-    lead_start = title_end + len(TITLE_SEPARATOR)
-    actors: dict[str, set[str]] = {"title": set(), "lead": set()}
-    for cue, at in hits:
-        if cue not in _ACTION_CUES:
-            continue
-        if at < title_end:
-            actors["title"].add(_actor_before(lowered, at, 0))
-        elif lead_start <= at < lead_start + _LEAD_CHARS:
-            actors["lead"].add(_actor_before(lowered, at, lead_start))
     invest = "invest" in found
-    chip_target = chipco or bool(_CHIP_TARGET.search(lowered))
+    chip_target = invest and (chipco or bool(_CHIP_TARGET.search(lowered)))  # read only with invest
     return [
         float(bigtech_title),
         math.log1p(n_bigtech),
@@ -527,10 +589,10 @@ def cue_vector(text: str) -> list[float]:
         float(n_bigtech == 0),
         float(bigtech_title and chip_title),
         float(bigtech_title and "self_dev" in found),
-        float(bool(actors["title"] & set(bt))),
-        float(MARK_CHIPCO in actors["title"]),
-        float(bool(actors["lead"] & set(bt))),
-        float(MARK_CHIPCO in actors["lead"]),
+        float(not title_actors.isdisjoint(_BT_MARKS)),
+        float(MARK_CHIPCO in title_actors),
+        float(not lead_actors.isdisjoint(_BT_MARKS)),
+        float(MARK_CHIPCO in lead_actors),
         float(invest and chip_target),
         float(invest and not chip_target),
         float(bool(_CUSTOMER.search(lowered))),
@@ -551,14 +613,37 @@ class CueFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: Sequence[str]) -> sp.csr_matrix:  # noqa: N803
+        return sp.csr_matrix(self.transform_dense(X))
+
+    def transform_dense(self, X: Sequence[str]) -> np.ndarray:  # noqa: N803
+        """The cues as a dense array (``transform`` holds the same numbers as a sparse matrix)."""
         # Cues are only ever appended: a model trained before a cue existed reads the first ones it knew.
         width = getattr(self, "n_features_out_", len(CUE_NAMES))
         rows = [cue_vector(text)[:width] for text in X]
-        return sp.csr_matrix(np.asarray(rows, dtype=np.float64).reshape(len(rows), width) * self.scale)
+        return np.asarray(rows, dtype=np.float64).reshape(len(rows), width) * self.scale
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         width = getattr(self, "n_features_out_", len(CUE_NAMES))
         return np.asarray([f"cue__{n}" for n in CUE_NAMES[:width]], dtype=object)
+
+
+def transform_parts(features: Any, texts: Sequence[str]) -> tuple[sp.csr_matrix, np.ndarray] | None:
+    """The output of ``build_features``' union for ``texts`` as its two parts, text columns (CSR) and cue
+    columns (dense), without stacking them: what ``StackedRelevanceClassifier`` would split the stacked
+    matrix back into, entry for entry. None when ``features`` is not such a union (then transform it)."""
+    from sklearn.pipeline import FeatureUnion
+
+    if type(features) is not FeatureUnion or features.transformer_weights is not None:
+        return None
+    steps = features.transformer_list
+    if len(steps) != 2 or steps[0][0] != "text" or not isinstance(steps[1][1], CueFeatures):
+        return None
+    text = steps[0][1].transform(texts)
+    cues = steps[1][1].transform_dense(texts)
+    # The stacked matrix has one dtype: parts of another dtype would have been converted.
+    if not (sp.issparse(text) and text.format == "csr" and text.dtype == cues.dtype == np.float64):
+        return None
+    return text, cues
 
 
 def build_features(kind: str, *, cue_scale: float = 1.0) -> Any:

@@ -72,18 +72,22 @@ def chip_only_as_device_spec(text: str) -> bool:
 
 def has_chip_signal(text: str) -> bool:
     """Whether a masked model text mentions chips at all (product, unit, chip company or chip word)."""
+    if MARK_CHIP in text or MARK_UNIT in text or MARK_CHIPCO in text or MARK_OTHER_CHIP in text:
+        return True  # what the expression's first branch matches: no need to search
     return bool(_CHIP_SIGNAL.search(text))
 
 
-def ineligibility(analysis: Analysis) -> str | None:
+def ineligibility(analysis: Analysis, text: str | None = None) -> str | None:
     """Why an analysed article cannot be relevant under the labelling guide, or None when it can be.
 
     The definition needs a watch-list company and chips; a device story naming an own chip only as a spec
-    is not chip news. (A model trained on chip-news negatives cannot know these on its own.)
+    is not chip news. (A model trained on chip-news negatives cannot know these on its own.) ``text``:
+    ``model_text(analysis)`` when the caller has it already.
     """
-    text = model_text(analysis)
     if not analysis.extraction.companies:
         return "no watch-list company"
+    if text is None:
+        text = model_text(analysis)
     if not has_chip_signal(text):
         return "no sign of chips"
     if chip_only_as_device_spec(text):

@@ -3,9 +3,17 @@ brief share."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from pipeline.analysis.sentences import split_sentences
+from pipeline.analysis.sentences import (
+    _SPACE_RX,
+    _WORD_BEFORE_RX,
+    _collapse_blanks,
+    _word_before,
+    split_sentences,
+)
 
 
 @pytest.mark.parametrize(
@@ -112,3 +120,15 @@ def test_mixed_text_and_limits() -> None:
     assert split_sentences(text, limit=2) == split_sentences(text)[:2]
     assert split_sentences("x" * 50 + "。" + "y" * 50 + "。", max_chars=51) == ["x" * 50 + "。"]
     assert split_sentences("") == [] and split_sentences(" \n \n") == []
+
+
+def test_word_before_and_blank_collapse_are_their_expressions() -> None:
+    rng = random.Random(5)
+    alphabet = list("aZ.. ,9中\t\u00a0\u3000\u2000")
+    for _ in range(5000):
+        text = "".join(rng.choices(alphabet, k=rng.randrange(14)))
+        start = rng.randrange(len(text) + 1)
+        end = rng.randrange(start, len(text) + 1)
+        match = _WORD_BEFORE_RX.search(text, start, end)
+        assert _word_before(text, start, end) == (match.group(1) if match else ""), (text, start, end)
+        assert _collapse_blanks(text) == _SPACE_RX.sub(" ", text).strip(), repr(text)

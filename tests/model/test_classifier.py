@@ -12,6 +12,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from pipeline.config.watchlist import Watchlist
 from pipeline.errors import ModelError
+from pipeline.model import estimator
 from pipeline.model.classifier import MODEL_FORMAT, TRUSTED_TYPES, ClassifyItem, NewsClassifier
 from pipeline.model.training import TrainResult, train_and_save
 from pipeline.settings import PROJECT_ROOT
@@ -160,15 +161,14 @@ def test_scoring_uses_one_thread_and_scores_as_with_more(
         for n, line in enumerate(SMALL.read_text(encoding="utf-8").splitlines())
         if line.strip()
     ]
-    trees = model.relevance.trees_
     seen: list[dict[str, int]] = []
-    decide = trees.decision_function
+    decide = estimator.trees_decision  # where the trees of both models are summed
 
-    def spy(X: object) -> object:  # noqa: N803 - scikit-learn naming
+    def spy(trees: object, X: object) -> object:  # noqa: N803 - scikit-learn naming
         seen.append({lib["internal_api"]: lib["num_threads"] for lib in threadpool_info()})
-        return decide(X)
+        return decide(trees, X)
 
-    monkeypatch.setattr(trees, "decision_function", spy)
+    monkeypatch.setattr(estimator, "trees_decision", spy)
     one_thread = model.predict(items, watchlist=watchlist)
     assert seen and "openmp" in seen[0] and all(n == 1 for s in seen for n in s.values())
     # The same batch with OpenMP and BLAS free to use four threads: bit for bit the same outputs.

@@ -10,6 +10,7 @@ import pytest
 
 from pipeline.analysis.extract import MARK_BIGTECH, MARK_CHIPCO, TITLE_SEPARATOR
 from pipeline.model.features import (
+    _SPACE_LIMIT,
     CUE_NAMES,
     HashedCharTfidf,
     collapse_spaces,
@@ -100,6 +101,30 @@ def test_hashed_char_counts_match_their_definition() -> None:
     for row, text in enumerate(texts):
         got = {int(c): int(v) for c, v in zip(matrix[row].indices, matrix[row].data, strict=True)}
         assert got == _reference_counts(text, (1, 4), 12), text
+
+
+def test_hashed_char_counts_of_a_batch_without_nul_match_their_definition() -> None:
+    # Without a NUL in the batch, whitespace is collapsed over the code points of the joined texts.
+    rng = random.Random(11)
+    alphabet = list("aB中⒝Σς \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2000\u2028\u202f\u3000İ")
+    texts = [
+        "",
+        " ",
+        "  a  ",
+        "\u3000",
+        *("".join(rng.choices(alphabet, k=rng.randrange(15))) for _ in range(300)),
+    ]
+    matrix = hashed_char_counts(texts, (1, 4), 12)
+    for row, text in enumerate(texts):
+        got = {int(c): int(v) for c, v in zip(matrix[row].indices, matrix[row].data, strict=True)}
+        assert got == _reference_counts(text, (1, 4), 12), repr(text)
+
+
+def test_all_whitespace_is_below_the_collapse_table_limit() -> None:
+    assert not any(chr(c).isspace() for c in range(_SPACE_LIMIT, 0x110000))
+    assert [c for c in range(_SPACE_LIMIT) if chr(c).isspace()] == [
+        c for c in range(_SPACE_LIMIT) if re.fullmatch(r"\s", chr(c))
+    ]
 
 
 def test_hashed_tfidf_rows_are_unit_length_log_counts_times_idf() -> None:
