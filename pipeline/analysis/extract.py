@@ -38,7 +38,6 @@ MARK_AMOUNT = "⒜"  # an amount of money
 TITLE_SEPARATOR = " ¶ "  # between title and summary in the masked text
 
 _SEP_RX = re.compile(r"[\s\-]+")
-_LATIN_RX = re.compile(r"[A-Za-z]")
 _CN_NUMERALS = {
     "一": "1",
     "二": "2",

@@ -550,14 +550,3 @@ def _version(module: str) -> str:
         return str(getattr(mod, "__version__", "?"))
     except ImportError:
         return "?"
-
-
-def train_items_summary(items: Sequence[LabelledItem]) -> dict[str, int]:
-    """Counts by language and label (for reports)."""
-    counts: dict[str, int] = {}
-    for i in items:
-        key = f"{i.lang}/{'relevant' if i.label else 'irrelevant'}"
-        counts[key] = counts.get(key, 0) + 1
-        if i.label and i.event_type == CHIP_INVESTMENT:
-            counts["chip_investment"] = counts.get("chip_investment", 0) + 1
-    return dict(sorted(counts.items()))
