@@ -436,6 +436,26 @@ def _clauses_after(text: str, rx: re.Pattern[str], reach: int = 40) -> list[str]
     return windows
 
 
+# Where the first sentence of a summary ends: a Chinese stop, ! or ?, or a full stop before a space. A full
+# stop in the first 20 characters is passed over, so that "U.S." or a dateline does not end it.
+_SENTENCE_END_RX = re.compile(r"[。！？!?；;]|\.(?=\s|$)")
+_FULL_STOP_FROM = 20
+_BIGTECH_MARKS_RX = re.compile(f"[{MARK_BIGTECH}{MARK_UNIT}{MARK_CHIP}]")
+
+
+def mentioned_only_late(lowered: str, title_end: int) -> bool:
+    """A big-tech company, its chip unit or its chip is named, but neither in the title nor in the first
+    sentence of the summary: most of the time a passing mention, which the labelling guide reads as 0."""
+    first = _BIGTECH_MARKS_RX.search(lowered)
+    if first is None or first.start() < title_end:
+        return False
+    lead_start = title_end + len(TITLE_SEPARATOR)
+    for end in _SENTENCE_END_RX.finditer(lowered, lead_start, first.start()):
+        if end.group() != "." or end.start() >= lead_start + _FULL_STOP_FROM:
+            return True  # the first sentence ended before the first mention
+    return False
+
+
 def _later_cues(lowered: str, title: str, found: set[str]) -> list[float]:
     """The appended cues (``LATER_CUE_NAMES``); ``found``: the cue phrases found in ``lowered``."""
     unit_or_own = MARK_UNIT in lowered or "self_dev" in found
@@ -459,6 +479,7 @@ def _later_cues(lowered: str, title: str, found: set[str]) -> list[float]:
         float(bool(_PROCUREMENT.search(lowered))),
         float(bool(_CLOUD_RESULTS.search(title))),
         float(bool(_DEVICE_TITLE_RX.search(title)) and bool(_SALE_TITLE_RX.search(title))),
+        float(mentioned_only_late(lowered, len(title))),
     ]
 
 
@@ -474,6 +495,7 @@ LATER_CUE_NAMES: tuple[str, ...] = (
     "procurement",
     "cloud_results_title",
     "device_sale_title",
+    "bigtech_only_late",
 )
 
 _CUSTOMER = Guarded(_CUSTOMER_RX)  # the same searches, faster (it begins with a look for a mark)

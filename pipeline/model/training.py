@@ -46,7 +46,7 @@ FEATURE_F1_BAND = 0.01
 # Below this many training items the relevance model is one regression (trees would overfit).
 MIN_STACK_ITEMS = 300
 # Bump when the features or learners change, so the same data gives a new model version.
-MODEL_REVISION = "2026-12-03.1"
+MODEL_REVISION = "2026-12-03.2"
 
 
 @dataclass(frozen=True)

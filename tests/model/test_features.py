@@ -163,3 +163,33 @@ def test_collapse_spaces_is_the_whitespace_regex() -> None:
     ]
     for text in texts:
         assert collapse_spaces(text) == spaces.sub(" ", text), repr(text)
+
+
+def test_a_big_tech_named_only_after_the_lead_sentence_is_a_late_mention() -> None:
+    from pipeline.analysis.extract import MARK_UNIT
+
+    def late(text: str) -> float:
+        return dict(zip(CUE_NAMES, cue_vector(text), strict=True))["bigtech_only_late"]
+
+    sep = TITLE_SEPARATOR
+    # the substance is a chip company; the big tech's unit comes in the second sentence
+    assert (
+        late(
+            f"{MARK_CHIPCO} lists in Hong Kong{sep}{MARK_CHIPCO} began trading on Friday. Separately, {MARK_UNIT} filed."
+        )
+        == 1.0
+    )
+    assert (
+        late(f"{MARK_CHIPCO}港股上市{sep}国产芯片企业{MARK_CHIPCO}今日挂牌上市。同日{MARK_UNIT}宣布分拆。")
+        == 1.0
+    )
+    # named in the title, or in the first sentence: not late
+    assert late(f"{MARK_BIGTECH} unveils its own chip{sep}The chip is made by {MARK_CHIPCO}. More.") == 0.0
+    assert (
+        late(f"Chip news{sep}{MARK_BIGTECH} said on Monday it tested a chip. {MARK_CHIPCO} builds it.") == 0.0
+    )
+    # "U.S." early in the lead does not end its first sentence
+    assert late(f"Chip news{sep}U.S. officials said {MARK_BIGTECH} may build chips. Later text.") == 0.0
+    # no big tech at all, or no summary: not late
+    assert late(f"{MARK_CHIPCO} earnings{sep}{MARK_CHIPCO} beat estimates. Shares rose.") == 0.0
+    assert late(f"{MARK_CHIPCO} earnings, then {MARK_BIGTECH}") == 0.0
