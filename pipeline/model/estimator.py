@@ -10,6 +10,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+_REPEAT_SEED_STEP = 7919  # between the fold shuffles of repeated out-of-fold passes
+
 
 class StackedRelevanceClassifier(ClassifierMixin, BaseEstimator):
     """Relevance in two stages, with calibrated probabilities.
@@ -90,20 +92,30 @@ class StackedRelevanceClassifier(ClassifierMixin, BaseEstimator):
         ).fit(np.column_stack([inner, cues]), y)
         return text_model, trees
 
-    def fit(self, X: Any, y: Any, groups: Any = None) -> StackedRelevanceClassifier:  # noqa: N803
-        """Fit; ``groups`` keeps items of one group (one news event told several ways) in one fold."""
+    def fit(self, X: Any, y: Any, groups: Any = None, *, oof_repeats: int = 1) -> StackedRelevanceClassifier:  # noqa: N803
+        """Fit; ``groups`` keeps items of one group (one news event told several ways) in one fold.
+
+        ``oof_repeats`` > 1 repeats the out-of-fold pass over differently shuffled folds and averages the
+        scores: the calibration and the threshold chosen on them then depend less on one draw of folds.
+        """
         from sklearn.linear_model import LogisticRegression
 
+        if oof_repeats < 1:
+            raise ValueError(f"oof_repeats must be at least 1, not {oof_repeats}")
         y = np.asarray(y).astype(int)
         groups_arr = None if groups is None else np.asarray(groups)
         self.stacked_ = len(y) >= self.min_stack_items
         text, cues = self._split(X)
         raw = np.zeros(len(y))
-        for train, test in self._folds(y, groups_arr, self.random_state):
-            text_model, trees = self._fit_stack(
-                text[train], cues[train], y[train], None if groups_arr is None else groups_arr[train]
-            )
-            raw[test] = self._raw(text_model, trees, text[test], cues[test])
+        for repeat in range(oof_repeats):
+            # The first pass draws its folds as a single pass always has (the same model for one repeat).
+            seed = self.random_state + _REPEAT_SEED_STEP * repeat
+            for train, test in self._folds(y, groups_arr, seed):
+                text_model, trees = self._fit_stack(
+                    text[train], cues[train], y[train], None if groups_arr is None else groups_arr[train]
+                )
+                raw[test] += self._raw(text_model, trees, text[test], cues[test])
+        raw /= oof_repeats
         platt = LogisticRegression(C=1e4).fit(raw.reshape(-1, 1), y)
         self.slope_ = float(platt.coef_[0, 0])
         self.intercept_ = float(platt.intercept_[0])
